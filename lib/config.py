@@ -1,0 +1,244 @@
+"""Configuration: every environment variable, read and validated in one place.
+
+`MappingConfig` is what turning a GA4 event into a Pinterest event needs (the preview command
+uses only this); `DeliveryConfig` adds what sending needs. Both are frozen and built from a
+mapping of strings, so tests construct them directly without touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+from lib.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_API_BASE_URL",
+    "DeliveryConfig",
+    "MappingConfig",
+    "load_delivery_config",
+    "load_mapping_config",
+    "to_bool",
+]
+
+DEFAULT_API_BASE_URL: Final = "https://api.pinterest.com/v5"
+
+_T = TypeVar("_T")
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
+_ACTION_SOURCES: Final = ("web", "app_android", "app_ios", "offline")
+
+
+def to_bool(name: str, raw: str) -> bool:
+    """Read a boolean: `1/true/yes/on` or `0/false/no/off`, any case."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false (got an unrecognised value)")
+
+
+def _choice(*choices: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _int_between(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _float_between(low: float, high: float) -> Callable[[str, str], float]:
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be a number from {low:g} to {high:g}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be a number from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+def _json_object(name: str, raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a JSON object")
+    return value
+
+
+def _string_map(name: str, raw: str) -> dict[str, str]:
+    value = _json_object(name, raw)
+    if not all(isinstance(v, str) and v.strip() for v in value.values()):
+        raise ConfigError(f"{name} must map event names to non-empty event names")
+    return {k.strip().lower(): v.strip() for k, v in value.items()}
+
+
+def _name_set(name: str, raw: str) -> frozenset[str]:
+    del name
+    return frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _text(name: str, raw: str) -> str:
+    del name
+    return raw.strip()
+
+
+def _country(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value and not re.fullmatch(r"[a-z]{2}", value):
+        raise ConfigError(f"{name} must be a two-letter ISO-3166 country code, such as US")
+    return value
+
+
+def _ad_account(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not re.fullmatch(r"\d{1,18}", value):
+        raise ConfigError(f"{name} must be the ad account's numeric id (up to 18 digits)")
+    return value
+
+
+def _topic(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not re.fullmatch(r"projects/[^/\s]+/topics/[^/\s]+", value):
+        raise ConfigError(f"{name} must look like projects/PROJECT/topics/TOPIC")
+    return value
+
+
+def _url(name: str, raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not re.fullmatch(r"https?://\S+", value):
+        raise ConfigError(f"{name} must be an http(s) URL")
+    return value
+
+
+def _read(env: Mapping[str, str], name: str, parse: Callable[[str, str], _T], default: str) -> _T:
+    raw = env.get(name)
+    return parse(name, default if raw is None or not raw.strip() else raw)
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """How GA4 events become Pinterest events."""
+
+    event_name_map: Mapping[str, str] = field(default_factory=dict)
+    event_name_override: str = ""
+    unmapped_events: str = "custom"
+    forward_events: frozenset[str] = frozenset()
+    skip_events: frozenset[str] = frozenset()
+    data_overrides: Mapping[str, Any] = field(default_factory=dict)
+    consent_policy: str = "respect"
+    external_id_from_user_id: bool = True
+    default_action_source: str = "web"
+    default_country: str = ""
+    partner_name: str = ""
+    max_event_age_days: int = 7
+    max_message_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """Where and how events are sent, dead-lettered and logged."""
+
+    ad_account_id: str
+    access_token: str = field(repr=False)
+    api_base_url: str = DEFAULT_API_BASE_URL
+    test_mode: bool = False
+    dead_letter_topic: str = ""
+    log_mode: str = "console"
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    deadline_seconds: float = 50.0
+    batch_window_ms: int = 50
+    batch_max_events: int = 1000
+
+
+# name -> (parser, default as the environment would spell it, MappingConfig attribute)
+_MAPPING_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str, str]]] = {
+    "EVENT_NAME_MAP": (_string_map, "{}", "event_name_map"),
+    "EVENT_NAME_OVERRIDE": (_text, "", "event_name_override"),
+    "UNMAPPED_EVENTS": (_choice("custom", "passthrough", "drop"), "custom", "unmapped_events"),
+    "FORWARD_EVENTS": (_name_set, "", "forward_events"),
+    "SKIP_EVENTS": (_name_set, "", "skip_events"),
+    "DATA_OVERRIDES": (_json_object, "{}", "data_overrides"),
+    "CONSENT_POLICY": (_choice("respect", "opt_out", "ignore"), "respect", "consent_policy"),
+    "EXTERNAL_ID_FROM_USER_ID": (to_bool, "true", "external_id_from_user_id"),
+    "DEFAULT_ACTION_SOURCE": (_choice(*_ACTION_SOURCES), "web", "default_action_source"),
+    "DEFAULT_COUNTRY": (_country, "", "default_country"),
+    "PARTNER_NAME": (_text, "", "partner_name"),
+    "MAX_EVENT_AGE_DAYS": (_int_between(1, 90), "7", "max_event_age_days"),
+    "MAX_MESSAGE_BYTES": (_int_between(1_000, 10_000_000), "1000000", "max_message_bytes"),
+}
+
+_DELIVERY_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str, str]]] = {
+    "PINTEREST_API_BASE_URL": (_url, DEFAULT_API_BASE_URL, "api_base_url"),
+    "PINTEREST_TEST_MODE": (to_bool, "false", "test_mode"),
+    "DEAD_LETTER_TOPIC": (_topic, "", "dead_letter_topic"),
+    "LOG_MODE": (_choice("console", "off"), "console", "log_mode"),
+    "PINTEREST_CONNECT_TIMEOUT_SECONDS": (_float_between(0.1, 60), "5", "connect_timeout"),
+    "PINTEREST_READ_TIMEOUT_SECONDS": (_float_between(0.1, 300), "15", "read_timeout"),
+    "DELIVERY_DEADLINE_SECONDS": (_float_between(1, 3600), "50", "deadline_seconds"),
+    "BATCH_WINDOW_MS": (_int_between(0, 5_000), "50", "batch_window_ms"),
+    "BATCH_MAX_EVENTS": (_int_between(1, 1_000), "1000", "batch_max_events"),
+}
+
+#: Every variable the function reads, for the README and for tests.
+ALL_VARIABLES: Final = (
+    "PINTEREST_AD_ACCOUNT_ID",
+    "PINTEREST_ACCESS_TOKEN",
+    *_MAPPING_VARS,
+    *_DELIVERY_VARS,
+)
+
+
+def load_mapping_config(env: Mapping[str, str] | None = None) -> MappingConfig:
+    """Build the mapping configuration from `env` (default: the process environment)."""
+    env = os.environ if env is None else env
+    values = {attr: _read(env, name, parse, default) for name, (parse, default, attr) in _MAPPING_VARS.items()}
+    _check_overrides(values["data_overrides"])
+    return MappingConfig(**values)
+
+
+def load_delivery_config(env: Mapping[str, str] | None = None) -> DeliveryConfig:
+    """Build the delivery configuration; the ad account id and the token are required."""
+    env = os.environ if env is None else env
+    token = env.get("PINTEREST_ACCESS_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("PINTEREST_ACCESS_TOKEN must be set (the Conversions API access token)")
+    values = {attr: _read(env, name, parse, default) for name, (parse, default, attr) in _DELIVERY_VARS.items()}
+    account = _read(env, "PINTEREST_AD_ACCOUNT_ID", _ad_account, "")
+    return DeliveryConfig(ad_account_id=account, access_token=token, **values)
+
+
+def _check_overrides(overrides: Mapping[str, Any]) -> None:
+    # Imported here: the parameter table imports this module for MappingConfig.
+    from lib.parameters import OVERRIDABLE
+
+    unknown = sorted(set(overrides) - OVERRIDABLE)
+    if unknown:
+        raise ConfigError(
+            f"DATA_OVERRIDES has unknown parameter names: {', '.join(unknown)} "
+            f"(accepted: {', '.join(sorted(OVERRIDABLE))})"
+        )
