@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 from lib.errors import ConfigError
 
 __all__ = [
+    "ALL_VARIABLES",
     "DEFAULT_API_BASE_URL",
     "DeliveryConfig",
     "MappingConfig",

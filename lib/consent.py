@@ -1,0 +1,91 @@
+"""Consent: read the user's choices from GA4 event data and apply CONSENT_POLICY (DESIGN §3.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from lib.errors import Reason, SkippedEvent
+
+__all__ = ["Consent", "opt_out_from_consent", "read_consent"]
+
+_SIGNALS: Final = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
+
+# Consent Mode v2 `gcd`: the letters at positions 2, 4, 6 and 8 are ad_storage,
+# analytics_storage, ad_user_data and ad_personalization; each encodes default and update.
+# Only the resulting state matters here; `l` (not set) and unknown letters say nothing.
+_GCD_POSITIONS: Final = dict(zip(_SIGNALS, (2, 4, 6, 8), strict=True))
+_GCD_STATE: Final[Mapping[str, bool]] = {
+    **dict.fromkeys("tvrn", True),  # granted by default or by update
+    **dict.fromkeys("pqmu", False),  # denied by default or by update
+}
+# Legacy `gcs` is `G1xy`: x = ad_storage, y = analytics_storage.
+_GCS_POSITIONS: Final = {"ad_storage": 2, "analytics_storage": 3}
+_GCS_STATE: Final[Mapping[str, bool]] = {"1": True, "0": False}
+# An explicit consent_state (added by our publish tag) spells states out.
+_EXPLICIT_STATE: Final[Mapping[Any, bool]] = {"granted": True, "denied": False, True: True, False: False}
+_NPA_ON: Final = frozenset({"1", "true"})
+
+
+@dataclass(frozen=True)
+class Consent:
+    """Each signal is True (granted), False (denied) or None (not known)."""
+
+    ad_storage: bool | None = None
+    analytics_storage: bool | None = None
+    ad_user_data: bool | None = None
+    ad_personalization: bool | None = None
+    non_personalised_ads: bool = False
+
+
+def _from_explicit(event: Mapping[str, Any], signal: str) -> bool | None:
+    state = event.get("consent_state")
+    if not isinstance(state, Mapping):
+        return None
+    value = state.get(signal)
+    return _EXPLICIT_STATE.get(value.strip().lower() if isinstance(value, str) else value)
+
+
+def _from_string(key: str, positions: Mapping[str, int], states: Mapping[str, bool]) -> Callable[..., Any]:
+    def read(event: Mapping[str, Any], signal: str) -> bool | None:
+        code, position = event.get(key), positions.get(signal)
+        if not isinstance(code, str) or position is None or len(code) <= position:
+            return None
+        return states.get(code[position])
+
+    return read
+
+
+# Where each signal is read from, most explicit first.
+_READERS: Final = (
+    _from_explicit,
+    _from_string("x-ga-gcd", _GCD_POSITIONS, _GCD_STATE),
+    _from_string("x-ga-gcs", _GCS_POSITIONS, _GCS_STATE),
+)
+
+
+def _signal(event: Mapping[str, Any], signal: str) -> bool | None:
+    return next((s for s in (read(event, signal) for read in _READERS) if s is not None), None)
+
+
+def read_consent(event: Mapping[str, Any]) -> Consent:
+    """The consent state of one GA4 event, from consent_state, x-ga-gcd, x-ga-gcs and x-ga-npa."""
+    npa = str(event.get("x-ga-npa", "")).strip().lower() in _NPA_ON
+    return Consent(**{s: _signal(event, s) for s in _SIGNALS}, non_personalised_ads=npa)
+
+
+def opt_out_from_consent(consent: Consent, policy: str) -> bool:
+    """Apply CONSENT_POLICY: whether to send `opt_out: true`; raises SkippedEvent to not send at all.
+
+    `respect`: ad_storage or ad_user_data denied -> not sent; ad_personalization denied or
+    non-personalised ads -> opt_out. `opt_out`: anything denied -> opt_out, always sent.
+    `ignore`: consent is not read.
+    """
+    if policy == "ignore":
+        return False
+    storage_denied = consent.ad_storage is False or consent.ad_user_data is False
+    if policy == "respect" and storage_denied:
+        raise SkippedEvent(Reason.CONSENT_DENIED, "ad_storage or ad_user_data denied")
+    personalisation_denied = consent.ad_personalization is False or consent.non_personalised_ads
+    return personalisation_denied or storage_denied

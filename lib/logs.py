@@ -1,0 +1,76 @@
+"""Structured logs: one JSON object per line on stdout, in Cloud Logging's format.
+
+Only allow-listed fields are ever written: a field that is not in `ALLOWED_FIELDS` is dropped,
+so a careless call cannot leak user data, a token, an IP, a user agent or a URL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+from typing import Any, Final, TextIO
+
+__all__ = ["ALLOWED_FIELDS", "configure", "log", "scrub"]
+
+#: Field names a log line may carry besides `severity` and `message`. Values are ids, names,
+#: counts, statuses and reasons: never event data.
+ALLOWED_FIELDS: Final = frozenset(
+    {
+        "attempt",
+        "count",
+        "counts",
+        "detail",
+        "duration_ms",
+        "event_id",
+        "event_ids",
+        "event_index",
+        "event_name",
+        "events",
+        "ga4_event_name",
+        "match_keys",
+        "message_id",
+        "outcome",
+        "reason",
+        "status",
+        "test_mode",
+        "variable",
+        "logging.googleapis.com/trace",
+    }
+)
+
+# Text from outside (Pinterest's error messages) may echo what we sent: digests, emails, URLs, IPs.
+_ECHOES: Final = re.compile(
+    r"[0-9a-fA-F]{32,}"  # digests
+    r"|\S+@\S+"  # emails
+    r"|[a-zA-Z][a-zA-Z0-9+.-]*://\S+"  # URLs
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}\b"  # IPv4
+    r"|\b[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}\b"  # IPv6
+)
+_lock = threading.Lock()
+_state: dict[str, Any] = {"enabled": True, "stream": None}
+
+
+def configure(*, enabled: bool, stream: TextIO | None = None) -> None:
+    """Turn logging on (`LOG_MODE=console`) or off (`LOG_MODE=off`); tests may pass a stream."""
+    _state["enabled"] = enabled
+    _state["stream"] = stream
+
+
+def log(severity: str, message: str, **fields: Any) -> None:
+    """Write one structured line; fields outside the allow-list are silently left out."""
+    if not _state["enabled"]:
+        return
+    entry = {"severity": severity, "message": message}
+    entry.update((key, value) for key, value in fields.items() if key in ALLOWED_FIELDS)
+    line = json.dumps(entry, separators=(",", ":"), default=str)
+    stream = _state["stream"] or sys.stdout
+    with _lock:
+        stream.write(line + "\n")
+        stream.flush()
+
+
+def scrub(text: str, limit: int = 300) -> str:
+    """Mask anything in outside text that could be user data, and cut it to `limit` characters."""
+    return _ECHOES.sub("[redacted]", text)[:limit]

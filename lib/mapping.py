@@ -1,0 +1,228 @@
+"""Turn GA4 server-container events into Pinterest Conversions API events (pure, no I/O).
+
+The generic interpreter of the tables in `lib.parameters`: resolve each field's sources,
+normalise, hash, then validate the event as a whole (time window, match keys).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Any, Final
+
+from lib.config import MappingConfig
+from lib.consent import opt_out_from_consent, read_consent
+from lib.errors import InvalidEvent, NotForwarded, Reason, SkippedEvent
+from lib.events import is_forwarded, pinterest_event_name
+from lib.hashing import is_sha256_hex, sha256_hex
+from lib.parameters import CUSTOM_DATA, EVENT, USER_DATA, Field, Gated, Source, scalar_text
+
+__all__ = ["EventContext", "Mapped", "map_event", "map_events"]
+
+_MAX_FUTURE_SKEW_SECONDS: Final = 300  # clocks differ; later than this is rejected, not clamped
+_MILLISECONDS_ABOVE: Final = 10**11  # a Unix time above this is in milliseconds (year 5138 in seconds)
+_REQUEST_START_MS: Final = "x-sst-system_properties.request_start_time_ms"
+_MAX_NAME_LENGTH: Final = 100
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """One GA4 event with what its mapping needs to know about the message and the clock."""
+
+    event: Mapping[str, Any]
+    index: int
+    message_id: str
+    config: MappingConfig
+    now: float
+    publish_time: float | None = None
+
+    @cached_property
+    def country(self) -> str:
+        """The event's first usable address country, else DEFAULT_COUNTRY (for phone, state, zip)."""
+        field = USER_DATA["country"]
+        for raw in (v for group in _raw_groups(field, self) for v in group):
+            text = scalar_text(raw)
+            cleaned = field.normalise(text) if text and not is_sha256_hex(text.strip()) else None
+            if cleaned:
+                return cleaned
+        return self.config.default_country
+
+    @cached_property
+    def contents(self) -> list[dict[str, Any]]:
+        """Pinterest contents from explicit `contents` or GA4 `items` (shared by value, ids, count)."""
+        return resolve(CUSTOM_DATA["contents"], self) or []
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """The outcome of mapping one event: the Pinterest event, or why it will not be sent."""
+
+    index: int
+    source: Any  # the GA4 event exactly as received, for the dead-letter topic
+    ga4_name: str
+    event: dict[str, Any] | None = None
+    error: NotForwarded | None = None
+
+
+# --- resolving sources ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _split(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+def _find(node: Any, parts: tuple[str, ...]) -> Iterator[Any]:
+    """Values at a dotted path; keys may be nested (`a: {b: 1}`) or flattened (`"a.b": 1`)."""
+    if isinstance(node, list):
+        for element in node:
+            yield from _find(element, parts)
+    elif not parts:
+        yield node
+    elif isinstance(node, Mapping):
+        for cut in range(1, len(parts) + 1):
+            key = ".".join(parts[:cut]) if cut > 1 else parts[0]
+            if key in node:
+                yield from _find(node[key], parts[cut:])
+
+
+def _candidates(source: Source, ctx: EventContext) -> list[Any]:
+    if isinstance(source, Gated):
+        return list(_find(ctx.event, _split(source.path))) if getattr(ctx.config, source.flag) else []
+    if isinstance(source, str):
+        return list(_find(ctx.event, _split(source)))
+    return list(source(ctx.event))
+
+
+def _raw_groups(field: Field, ctx: EventContext) -> Iterator[list[Any]]:
+    """Candidate values, one group per source in order; an override replaces every source."""
+    if field.name in ctx.config.data_overrides:
+        yield list(_find(ctx.config.data_overrides[field.name], ()))
+        return
+    for source in field.sources:
+        yield _candidates(source, ctx)
+
+
+def _list_text(raw: Any) -> list[Any]:
+    """Pinterest's tag accepts a list written as one string, `[a,b]`; plain strings stay whole."""
+    if isinstance(raw, str) and raw.startswith("[") and raw.endswith("]"):
+        return [part.strip().strip('"') for part in raw[1:-1].split(",")]
+    return [raw]
+
+
+def _clean(field: Field, raw: Any, ctx: EventContext) -> Any:
+    if field.text:
+        raw = scalar_text(raw)
+        if raw is None or not raw.strip():
+            return None
+        if field.hashed and is_sha256_hex(raw.strip()):
+            return raw.strip().lower()
+    cleaned = field.normalise(raw, ctx.country) if field.by_country else field.normalise(raw)
+    if cleaned is None or cleaned == "":
+        return None
+    return sha256_hex(cleaned) if field.hashed else cleaned
+
+
+def resolve(field: Field, ctx: EventContext) -> Any:
+    """The field's value: the first source with a usable value wins, else the field's fallback."""
+    for group in _raw_groups(field, ctx):
+        raws = [part for raw in group for part in _list_text(raw)] if field.many and field.text else group
+        values = [v for v in (_clean(field, raw, ctx) for raw in raws) if v is not None]
+        if values:
+            return (list(dict.fromkeys(values)) if field.text else values) if field.many else values[0]
+    return field.fallback(ctx) if field.fallback else None
+
+
+def _section(table: Mapping[str, Field], ctx: EventContext) -> dict[str, Any]:
+    return {key: value for key, field in table.items() if (value := resolve(field, ctx)) is not None}
+
+
+# --- event-level rules ----------------------------------------------------------------------------
+
+
+def _seconds(raw: Any) -> float:
+    """A Unix time in seconds or milliseconds, as seconds; anything else rejects the event."""
+    text = scalar_text(raw) if not isinstance(raw, bool) else None
+    try:
+        value = float(text) if text is not None else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidEvent(Reason.INVALID_EVENT_TIME, "event_time is not a Unix time")
+    return value / 1000 if value > _MILLISECONDS_ABOVE else value
+
+
+def _event_time(ctx: EventContext) -> int:
+    """event_time, else the sGTM request start, else the publish time, else now; then the window."""
+    overrides = ctx.config.data_overrides
+    explicit = overrides["event_time"] if "event_time" in overrides else ctx.event.get("event_time")
+    if explicit is not None:
+        seconds = _seconds(explicit)
+    else:
+        started = [s for s in _find(ctx.event, _split(_REQUEST_START_MS)) if isinstance(s, int | float)]
+        fallback = ctx.publish_time if ctx.publish_time is not None else ctx.now
+        seconds = started[0] / 1000 if started and started[0] > 0 else fallback
+    if seconds > ctx.now + _MAX_FUTURE_SKEW_SECONDS:
+        raise InvalidEvent(Reason.EVENT_IN_FUTURE, "event_time is more than 5 minutes in the future")
+    if seconds < ctx.now - ctx.config.max_event_age_days * 86_400:
+        raise InvalidEvent(Reason.EVENT_TOO_OLD, f"event_time is older than {ctx.config.max_event_age_days} days")
+    return int(min(seconds, ctx.now))
+
+
+def _check_match_keys(user_data: Mapping[str, Any]) -> None:
+    if "em" in user_data or "hashed_maids" in user_data:
+        return
+    if "client_ip_address" in user_data and "client_user_agent" in user_data:
+        return
+    raise InvalidEvent(Reason.NO_MATCH_KEY, "needs em, hashed_maids, or both client_ip_address and client_user_agent")
+
+
+def _ga4_name(event: Mapping[str, Any]) -> str:
+    name = event.get("event_name")
+    return name.strip()[:_MAX_NAME_LENGTH] if isinstance(name, str) else ""
+
+
+def map_event(ctx: EventContext) -> dict[str, Any]:
+    """One Pinterest event; raises InvalidEvent or SkippedEvent with a named reason."""
+    config, ga4_name = ctx.config, _ga4_name(ctx.event)
+    if not ga4_name and not config.event_name_override:
+        raise InvalidEvent(Reason.MISSING_EVENT_NAME, "event_name is missing or not a string")
+    if not is_forwarded(ga4_name, config):
+        raise SkippedEvent(Reason.EVENT_FILTERED, "excluded by FORWARD_EVENTS or SKIP_EVENTS")
+    event_name = pinterest_event_name(ga4_name, config)
+    consent_opt_out = opt_out_from_consent(read_consent(ctx.event), config.consent_policy)
+    event: dict[str, Any] = {"event_name": event_name, "event_time": _event_time(ctx), **_section(EVENT, ctx)}
+    if consent_opt_out:
+        event["opt_out"] = True
+    event["user_data"] = _section(USER_DATA, ctx)
+    _check_match_keys(event["user_data"])
+    custom_data = _section(CUSTOM_DATA, ctx)
+    if custom_data:
+        event["custom_data"] = custom_data
+    return event
+
+
+def map_events(
+    events: Sequence[Any],
+    *,
+    message_id: str,
+    config: MappingConfig,
+    now: float,
+    publish_time: float | None = None,
+) -> list[Mapped]:
+    """Map every event of one message; one bad event never affects the others."""
+    return [_map_one(index, source, message_id, config, now, publish_time) for index, source in enumerate(events)]
+
+
+def _map_one(
+    index: int, source: Any, message_id: str, config: MappingConfig, now: float, publish_time: float | None
+) -> Mapped:
+    if not isinstance(source, Mapping):
+        return Mapped(index, source, "", error=InvalidEvent(Reason.NOT_AN_OBJECT, "the event is not a JSON object"))
+    ctx = EventContext(source, index, message_id, config, now, publish_time)
+    try:
+        return Mapped(index, source, _ga4_name(source), event=map_event(ctx))
+    except NotForwarded as error:
+        return Mapped(index, source, _ga4_name(source), error=error)

@@ -1,0 +1,45 @@
+"""Cloud Function entry point: `handle_pubsub` receives Pub/Sub pushes of GA4 events."""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from lib.errors import ConfigError, TransientError
+from lib.forwarder import Forwarder, build_forwarder
+from lib.logs import log
+from lib.pubsub import message_from_cloud_event
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _build() -> Forwarder:
+    return build_forwarder()
+
+
+def _instance() -> Forwarder:
+    """The forwarder, built on the first push (nothing heavy happens at import time)."""
+    with _lock:
+        return _build()
+
+
+@functions_framework.cloud_event
+def handle_pubsub(cloud_event: CloudEvent) -> None:
+    """Map and forward the GA4 events of one push; raise TransientError to have it redelivered."""
+    _instance().process(message_from_cloud_event(cloud_event))
+
+
+@functions_framework.errorhandler(TransientError)
+def _redeliver(error: TransientError) -> tuple[str, int]:
+    log("WARNING", "push not acknowledged; Pub/Sub will redeliver", detail=str(error))
+    return "retry later", 503
+
+
+@functions_framework.errorhandler(ConfigError)
+def _misconfigured(error: ConfigError) -> tuple[str, int]:
+    log("CRITICAL", "configuration error; fix the variable and redeploy", detail=str(error))
+    return "misconfigured", 503
