@@ -17,6 +17,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 test: lint
+	node --test tests/gtm/
 	$(PY) -m pytest
 
 run: $(STAMP)
