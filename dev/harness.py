@@ -27,6 +27,7 @@ import requests
 __all__ = [
     "ROOT",
     "Emulator",
+    "RunningFunction",
     "emulator_available",
     "free_port",
     "run_emulator",
@@ -80,7 +81,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def _child(command: list[str], env: Mapping[str, str], log_path: Path | None) -> Iterator[subprocess.Popen[bytes]]:
+def _child(
+    command: list[str], env: Mapping[str, str], log_path: Path | None
+) -> Iterator[subprocess.Popen[bytes]]:
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         command, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -132,7 +135,9 @@ class Emulator:
         message: dict[str, Any] = {"data": base64.b64encode(data).decode()}
         if attributes:
             message["attributes"] = dict(attributes)
-        response = requests.post(f"http://{self.host}/v1/{topic}:publish", json={"messages": [message]}, timeout=10)
+        response = requests.post(
+            f"http://{self.host}/v1/{topic}:publish", json={"messages": [message]}, timeout=10
+        )
         response.raise_for_status()
         return str(response.json()["messageIds"][0])
 
@@ -170,16 +175,51 @@ def run_emulator(project: str = "local-test", log_path: Path | None = None) -> I
     if why_not:
         raise RuntimeError(why_not)
     host = f"127.0.0.1:{free_port()}"
-    command = ["gcloud", "beta", "emulators", "pubsub", "start", f"--project={project}", f"--host-port={host}"]
+    command = [
+        "gcloud",
+        "beta",
+        "emulators",
+        "pubsub",
+        "start",
+        f"--project={project}",
+        f"--host-port={host}",
+    ]
     with _child(command, os.environ, log_path) as process:
         emulator = Emulator(host, project)
-        _wait_until(lambda: requests.get(emulator._url("topics"), timeout=2).ok, "the Pub/Sub emulator", process)
+        _wait_until(
+            lambda: requests.get(emulator._url("topics"), timeout=2).ok, "the Pub/Sub emulator", process
+        )
         yield emulator
 
 
+@dataclass(frozen=True)
+class RunningFunction:
+    """The function served by functions-framework: its base URL and process id."""
+
+    url: str
+    pid: int
+
+    def peak_memory_kib(self) -> int:
+        """Peak resident memory (VmHWM) of the function's process and its workers, in KiB."""
+        total = 0
+        for pid in [self.pid, *_children(self.pid)]:
+            status = Path(f"/proc/{pid}/status")
+            lines = status.read_text().splitlines() if status.exists() else []
+            total += sum(int(line.split()[1]) for line in lines if line.startswith("VmHWM:"))
+        return total
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    direct = [int(child) for child in path.read_text().split()] if path.exists() else []
+    return [grandchild for child in direct for grandchild in (child, *_children(child))]
+
+
 @contextmanager
-def run_function(env: Mapping[str, str], log_path: Path | None = None, threads: int | None = None) -> Iterator[str]:
-    """Serve main.handle_pubsub with functions-framework on a free port; yields its base URL."""
+def run_function(
+    env: Mapping[str, str], log_path: Path | None = None, threads: int | None = None
+) -> Iterator[RunningFunction]:
+    """Serve main.handle_pubsub with functions-framework on a free port."""
     port = free_port()
     command = [
         sys.executable, "-m", "functions_framework",
@@ -191,5 +231,7 @@ def run_function(env: Mapping[str, str], log_path: Path | None = None, threads: 
         child_env["THREADS"] = str(threads)
     with _child(command, child_env, log_path) as process:
         url = f"http://127.0.0.1:{port}"
-        _wait_until(lambda: requests.get(url, timeout=2).status_code in {400, 404, 405}, "the function", process)
-        yield url
+        _wait_until(
+            lambda: requests.get(url, timeout=2).status_code in {400, 404, 405}, "the function", process
+        )
+        yield RunningFunction(url, process.pid)

@@ -29,7 +29,9 @@ _WAIT_SECONDS = 30.0
 
 def _sample(name: str) -> dict[str, Any]:
     event = json.loads((ROOT / "tests" / "data" / "ga4" / f"{name}.json").read_text())
-    event["x-sst-system_properties"]["request_start_time_ms"] = int(time.time() * 1000)  # the files are from 2025
+    event["x-sst-system_properties"]["request_start_time_ms"] = int(
+        time.time() * 1000
+    )  # the files are from 2025
     return event
 
 
@@ -42,14 +44,19 @@ def _pinterest(stack: ExitStack) -> Iterator[tuple[dict[str, str], StandIn | Non
         return
     standin = stack.enter_context(StandIn(token="local-token"))
     print(f"Pinterest stand-in listening on {standin.base_url}")
-    yield {
-        "PINTEREST_API_BASE_URL": standin.base_url,
-        "PINTEREST_ACCESS_TOKEN": "local-token",
-        "PINTEREST_AD_ACCOUNT_ID": "549000000000",
-    }, standin
+    yield (
+        {
+            "PINTEREST_API_BASE_URL": standin.base_url,
+            "PINTEREST_ACCESS_TOKEN": "local-token",
+            "PINTEREST_AD_ACCOUNT_ID": "549000000000",
+        },
+        standin,
+    )
 
 
-def _report(emulator: Emulator, standin: StandIn | None, dead_letters: str, published: dict[str, str]) -> None:
+def _report(
+    emulator: Emulator, standin: StandIn | None, dead_letters: str, published: dict[str, str]
+) -> None:
     expected = {f"{message_id}-0" for name, message_id in published.items() if name != "broken"}
     parked: list[dict[str, Any]] = []
     deadline = time.monotonic() + _WAIT_SECONDS
@@ -71,7 +78,8 @@ def _report(emulator: Emulator, standin: StandIn | None, dead_letters: str, publ
     print("\nWhat was dead-lettered:")
     for letter in parked:
         attributes = letter["attributes"]
-        print(f"  message {attributes.get('source_message_id')}: {attributes.get('reason')} ({attributes.get('detail')})")
+        source, reason, detail = (attributes.get(k) for k in ("source_message_id", "reason", "detail"))
+        print(f"  message {source}: {reason} ({detail})")
 
 
 def main() -> int:
@@ -87,10 +95,12 @@ def main() -> int:
         topic, dead_letter_topic = emulator.topic("ga4-events"), emulator.topic("ga4-dead-letter")
         dead_letters = emulator.subscription("ga4-dead-letter-pull", dead_letter_topic)
         env = {"DEAD_LETTER_TOPIC": dead_letter_topic, "PUBSUB_EMULATOR_HOST": emulator.host, **pinterest_env}
-        url = stack.enter_context(run_function(env, log_path=logs / "function.log"))
+        url = stack.enter_context(run_function(env, log_path=logs / "function.log")).url
         print(f"Function serving on {url}; its log: {logs / 'function.log'}")
         emulator.push_subscription("ga4-events-push", topic, f"{url}/{topic}", dead_letter_topic)
-        published = {name: emulator.publish_json(topic, _sample(name), {"event_name": name}) for name in _SAMPLES}
+        published = {
+            name: emulator.publish_json(topic, _sample(name), {"event_name": name}) for name in _SAMPLES
+        }
         published["broken"] = emulator.publish(topic, _BROKEN)
         print(f"Published {', '.join(f'{n} as message {m}' for n, m in published.items())}")
         _report(emulator, standin, dead_letters, published)

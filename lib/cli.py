@@ -48,7 +48,9 @@ def _preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_USAGE
     now = time.time() if args.now is None else args.now
     mapped = map_events(events, message_id=args.message_id, config=config, now=now)
-    out.write(json.dumps({"data": [m.event for m in mapped if m.event is not None]}, ensure_ascii=False) + "\n")
+    out.write(
+        json.dumps({"data": [m.event for m in mapped if m.event is not None]}, ensure_ascii=False) + "\n"
+    )
     for m in mapped:
         if m.error is not None:
             line = {"index": m.index, "outcome": type(m.error).__name__, "reason": str(m.error.reason)}
@@ -60,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lib.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     preview = commands.add_parser("preview", help="print the Pinterest request body for GA4 events")
-    preview.add_argument("file", help="a JSON file with a GA4 event object or an array of them, or - for stdin")
+    preview.add_argument(
+        "file", help="a JSON file with a GA4 event object or an array of them, or - for stdin"
+    )
     preview.add_argument("--now", type=float, help="the current time as Unix seconds (default: the clock)")
     preview.add_argument("--message-id", default="preview", help="the message id event_ids derive from")
     preview.set_defaults(run=_preview)

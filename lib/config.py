@@ -171,7 +171,7 @@ class DeliveryConfig:
     log_mode: str = "console"
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
-    deadline_seconds: float = 50.0
+    deadline_seconds: float = 30.0
     batch_window_ms: int = 50
     batch_max_events: int = 1000
 
@@ -200,7 +200,7 @@ _DELIVERY_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str, str]]] 
     "LOG_MODE": (_choice("console", "off"), "console", "log_mode"),
     "PINTEREST_CONNECT_TIMEOUT_SECONDS": (_float_between(0.1, 60), "5", "connect_timeout"),
     "PINTEREST_READ_TIMEOUT_SECONDS": (_float_between(0.1, 300), "15", "read_timeout"),
-    "DELIVERY_DEADLINE_SECONDS": (_float_between(1, 3600), "50", "deadline_seconds"),
+    "DELIVERY_DEADLINE_SECONDS": (_float_between(1, 3600), "30", "deadline_seconds"),
     "BATCH_WINDOW_MS": (_int_between(0, 5_000), "50", "batch_window_ms"),
     "BATCH_MAX_EVENTS": (_int_between(1, 1_000), "1000", "batch_max_events"),
 }
@@ -217,7 +217,9 @@ ALL_VARIABLES: Final = (
 def load_mapping_config(env: Mapping[str, str] | None = None) -> MappingConfig:
     """Build the mapping configuration from `env` (default: the process environment)."""
     env = os.environ if env is None else env
-    values = {attr: _read(env, name, parse, default) for name, (parse, default, attr) in _MAPPING_VARS.items()}
+    values = {
+        attr: _read(env, name, parse, default) for name, (parse, default, attr) in _MAPPING_VARS.items()
+    }
     _check_overrides(values["data_overrides"])
     return MappingConfig(**values)
 
@@ -228,7 +230,9 @@ def load_delivery_config(env: Mapping[str, str] | None = None) -> DeliveryConfig
     token = env.get("PINTEREST_ACCESS_TOKEN", "").strip()
     if not token:
         raise ConfigError("PINTEREST_ACCESS_TOKEN must be set (the Conversions API access token)")
-    values = {attr: _read(env, name, parse, default) for name, (parse, default, attr) in _DELIVERY_VARS.items()}
+    values = {
+        attr: _read(env, name, parse, default) for name, (parse, default, attr) in _DELIVERY_VARS.items()
+    }
     account = _read(env, "PINTEREST_AD_ACCOUNT_ID", _ad_account, "")
     return DeliveryConfig(ad_account_id=account, access_token=token, **values)
 

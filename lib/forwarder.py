@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
+from lib.batching import Batcher
 from lib.config import MappingConfig, load_delivery_config, load_mapping_config
 from lib.deadletter import DeadLetter, Letter, letter_for
-from lib.errors import InvalidEvent, NotForwarded, Reason, TransientError
+from lib.errors import InvalidEvent, Reason, TransientError
 from lib.logs import configure as configure_logs
 from lib.logs import log
 from lib.mapping import Mapped, map_events
@@ -25,10 +26,12 @@ from lib.pubsub import Message, parse_events
 
 __all__ = ["EventOutcome", "Forwarder", "Outcomes", "build_forwarder"]
 
-Deliver = Callable[[Sequence[dict[str, Any]]], list[EventResult]]
-
 _SEVERITY: Final = {"processed": "INFO", "skipped": "INFO", "rejected": "WARNING", "deferred": "WARNING"}
-_RESULT_NAMES: Final = {Outcome.PROCESSED: "processed", Outcome.REJECTED: "rejected", Outcome.DEFERRED: "deferred"}
+_RESULT_NAMES: Final = {
+    Outcome.PROCESSED: "processed",
+    Outcome.REJECTED: "rejected",
+    Outcome.DEFERRED: "deferred",
+}
 
 
 @dataclass(frozen=True)
@@ -57,26 +60,39 @@ class Forwarder:
     """Everything one push needs, built once per instance."""
 
     mapping: MappingConfig
-    deliver: Deliver
+    batcher: Batcher
     dead_letter: DeadLetter
 
     def process(self, message: Message, now: float | None = None) -> Outcomes:
         """Handle one message; raises TransientError when it must be redelivered."""
+        with self.batcher.push():
+            return self._process(message, time.time() if now is None else now)
+
+    def _process(self, message: Message, now: float) -> Outcomes:
         try:
             events = parse_events(message.data(), self.mapping.max_message_bytes)
         except InvalidEvent as error:
             return self._park_message(message, error)
-        now = time.time() if now is None else now
         mapped = map_events(
-            events, message_id=message.message_id, config=self.mapping, now=now, publish_time=message.publish_time
+            events,
+            message_id=message.message_id,
+            config=self.mapping,
+            now=now,
+            publish_time=message.publish_time,
         )
         accepted = [m for m in mapped if m.event is not None]
-        results = dict(zip((m.index for m in accepted), self.deliver([m.event for m in accepted]), strict=True))
+        results = dict(
+            zip((m.index for m in accepted), self.batcher.deliver([m.event for m in accepted]), strict=True)
+        )
         outcomes = Outcomes(message.message_id, tuple(_outcome(m, results.get(m.index)) for m in mapped))
         deferred = outcomes.count("deferred")
         if not deferred:
             self.dead_letter.publish(
-                [_letter(m, o, message) for m, o in zip(mapped, outcomes.events, strict=True) if o.name == "rejected"]
+                [
+                    _letter(m, o, message)
+                    for m, o in zip(mapped, outcomes.events, strict=True)
+                    if o.name == "rejected"
+                ]
             )
         _log_events(mapped, outcomes)
         if deferred:
@@ -113,7 +129,11 @@ def _letter(mapped: Mapped, outcome: EventOutcome, message: Message) -> Letter:
     error = mapped.error or InvalidEvent(Reason.PINTEREST_REJECTED, outcome.detail)
     data = json.dumps(mapped.source, ensure_ascii=False, separators=(",", ":")).encode()
     return letter_for(
-        data, error, message_id=message.message_id, source_attributes=message.attributes, event_index=mapped.index
+        data,
+        error,
+        message_id=message.message_id,
+        source_attributes=message.attributes,
+        event_index=mapped.index,
     )
 
 
@@ -139,4 +159,7 @@ def build_forwarder(env: Mapping[str, str] | None = None) -> Forwarder:
     mapping, delivery = load_mapping_config(env), load_delivery_config(env)
     configure_logs(enabled=delivery.log_mode == "console")
     client = PinterestClient(delivery)
-    return Forwarder(mapping, client.send, DeadLetter(delivery.dead_letter_topic))
+    batcher = Batcher(
+        client.send, window=delivery.batch_window_ms / 1000, max_events=delivery.batch_max_events
+    )
+    return Forwarder(mapping, batcher, DeadLetter(delivery.dead_letter_topic))

@@ -167,7 +167,9 @@ def _event_time(ctx: EventContext) -> int:
     if seconds > ctx.now + _MAX_FUTURE_SKEW_SECONDS:
         raise InvalidEvent(Reason.EVENT_IN_FUTURE, "event_time is more than 5 minutes in the future")
     if seconds < ctx.now - ctx.config.max_event_age_days * 86_400:
-        raise InvalidEvent(Reason.EVENT_TOO_OLD, f"event_time is older than {ctx.config.max_event_age_days} days")
+        raise InvalidEvent(
+            Reason.EVENT_TOO_OLD, f"event_time is older than {ctx.config.max_event_age_days} days"
+        )
     return int(min(seconds, ctx.now))
 
 
@@ -176,7 +178,9 @@ def _check_match_keys(user_data: Mapping[str, Any]) -> None:
         return
     if "client_ip_address" in user_data and "client_user_agent" in user_data:
         return
-    raise InvalidEvent(Reason.NO_MATCH_KEY, "needs em, hashed_maids, or both client_ip_address and client_user_agent")
+    raise InvalidEvent(
+        Reason.NO_MATCH_KEY, "needs em, hashed_maids, or both client_ip_address and client_user_agent"
+    )
 
 
 def _ga4_name(event: Mapping[str, Any]) -> str:
@@ -213,16 +217,19 @@ def map_events(
     publish_time: float | None = None,
 ) -> list[Mapped]:
     """Map every event of one message; one bad event never affects the others."""
-    return [_map_one(index, source, message_id, config, now, publish_time) for index, source in enumerate(events)]
+    return [
+        _map_one(EventContext(source, index, message_id, config, now, publish_time))
+        if isinstance(source, Mapping)
+        else Mapped(
+            index, source, "", error=InvalidEvent(Reason.NOT_AN_OBJECT, "the event is not a JSON object")
+        )
+        for index, source in enumerate(events)
+    ]
 
 
-def _map_one(
-    index: int, source: Any, message_id: str, config: MappingConfig, now: float, publish_time: float | None
-) -> Mapped:
-    if not isinstance(source, Mapping):
-        return Mapped(index, source, "", error=InvalidEvent(Reason.NOT_AN_OBJECT, "the event is not a JSON object"))
-    ctx = EventContext(source, index, message_id, config, now, publish_time)
+def _map_one(ctx: EventContext) -> Mapped:
+    name = _ga4_name(ctx.event)
     try:
-        return Mapped(index, source, _ga4_name(source), event=map_event(ctx))
+        return Mapped(ctx.index, ctx.event, name, event=map_event(ctx))
     except NotForwarded as error:
-        return Mapped(index, source, _ga4_name(source), error=error)
+        return Mapped(ctx.index, ctx.event, name, error=error)

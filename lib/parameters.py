@@ -204,7 +204,9 @@ def _hashed(name: str, sources: tuple[Source, ...], cleaner: Normaliser, **extra
 
 # Event-level fields. event_time is resolved separately (lib.mapping) because of its clock rules.
 EVENT: Final[Mapping[str, Field]] = {
-    "action_source": Field("action_source", ("action_source",), _action_source, fallback=_default_action_source),
+    "action_source": Field(
+        "action_source", ("action_source",), _action_source, fallback=_default_action_source
+    ),
     "event_id": Field("event_id", ("event_id",), fallback=_event_id),
     "event_source_url": Field("event_source_url", ("event_source_url", "page_location")),
     "opt_out": Field("opt_out", ("opt_out",), _boolean),
@@ -229,25 +231,43 @@ USER_DATA: Final[Mapping[str, Field]] = {
     ),
     # GA4's sha256_phone_number is hashed with the "+", so Pinterest could never match it.
     "ph": _hashed(
-        "user_data.phone_number", ("user_data.phone_number", "phone", "user_data.ph"), normalise.phone, by_country=True
+        "user_data.phone_number",
+        ("user_data.phone_number", "phone", "user_data.ph"),
+        normalise.phone,
+        by_country=True,
     ),
     "ge": _hashed("user_data.gender", ("user_data.gender", "gender", "user_data.ge"), normalise.gender),
     "db": _hashed(
-        "user_data.date_of_birth", ("user_data.date_of_birth", "date_of_birth", "user_data.db"), normalise.date_of_birth
+        "user_data.date_of_birth",
+        ("user_data.date_of_birth", "date_of_birth", "user_data.db"),
+        normalise.date_of_birth,
     ),
     "ln": _hashed(
         "user_data.last_name",
-        ("user_data.address.last_name", "user_data.last_name", "user_data.ln", "user_data.address.sha256_last_name"),
+        (
+            "user_data.address.last_name",
+            "user_data.last_name",
+            "user_data.ln",
+            "user_data.address.sha256_last_name",
+        ),
         normalise.name,
     ),
     "fn": _hashed(
         "user_data.first_name",
-        ("user_data.address.first_name", "user_data.first_name", "user_data.fn", "user_data.address.sha256_first_name"),
+        (
+            "user_data.address.first_name",
+            "user_data.first_name",
+            "user_data.fn",
+            "user_data.address.sha256_first_name",
+        ),
         normalise.name,
     ),
     "ct": _hashed("user_data.address.city", ("user_data.address.city", "user_data.ct"), normalise.city),
     "st": _hashed(
-        "user_data.address.region", ("user_data.address.region", "user_data.st"), normalise.state, by_country=True
+        "user_data.address.region",
+        ("user_data.address.region", "user_data.st"),
+        normalise.state,
+        by_country=True,
     ),
     "zp": _hashed(
         "user_data.address.postal_code",

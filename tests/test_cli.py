@@ -47,14 +47,18 @@ def test_reads_an_array_from_stdin_and_reports_what_is_left_out():
 
 
 def test_skipped_events_exit_1():
-    result = preview("--now", str(FIXTURE_NOW), "-", stdin=json.dumps(load_fixture("purchase")), SKIP_EVENTS="purchase")
+    result = preview(
+        "--now", str(FIXTURE_NOW), "-", stdin=json.dumps(load_fixture("purchase")), SKIP_EVENTS="purchase"
+    )
     assert result.returncode == 1
     assert json.loads(result.stdout) == {"data": []}
     assert json.loads(result.stderr)["reason"] == "event_filtered"
 
 
 def test_uses_the_environment_configuration():
-    result = preview("--now", str(FIXTURE_NOW), "-", stdin=json.dumps(load_fixture("purchase")), EVENT_NAME_OVERRIDE="lead")
+    result = preview(
+        "--now", str(FIXTURE_NOW), "-", stdin=json.dumps(load_fixture("purchase")), EVENT_NAME_OVERRIDE="lead"
+    )
     assert json.loads(result.stdout)["data"][0]["event_name"] == "lead"
 
 

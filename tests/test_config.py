@@ -20,7 +20,11 @@ def test_defaults():
 @pytest.mark.parametrize(
     ("env", "attribute", "expected"),
     [
-        ({"EVENT_NAME_MAP": '{"View_Item": "view_content"}'}, "event_name_map", {"view_item": "view_content"}),
+        (
+            {"EVENT_NAME_MAP": '{"View_Item": "view_content"}'},
+            "event_name_map",
+            {"view_item": "view_content"},
+        ),
         ({"EVENT_NAME_OVERRIDE": " lead "}, "event_name_override", "lead"),
         ({"UNMAPPED_EVENTS": "Drop"}, "unmapped_events", "drop"),
         ({"FORWARD_EVENTS": "purchase, Page_View,,"}, "forward_events", frozenset({"purchase", "page_view"})),

@@ -118,8 +118,8 @@ def deploy(emulator: Emulator, standin: StandIn, log_dir: Path, **env: str) -> I
         "PUBSUB_EMULATOR_HOST": emulator.host,
         **env,
     }
-    with run_function(settings, log_path=log_path) as url:
-        emulator.push_subscription(f"ga4-push-{n}", topic, f"{url}/{topic}", dead_letter_topic)
+    with run_function(settings, log_path=log_path) as function:
+        emulator.push_subscription(f"ga4-push-{n}", topic, f"{function.url}/{topic}", dead_letter_topic)
         yield Deployment(emulator, standin, topic, dead_letter_subscription)
 
 
@@ -146,7 +146,9 @@ def test_both_fixtures_are_delivered_and_schema_valid(deployment, standin, valid
 
 
 def test_an_array_message_delivers_every_event(deployment):
-    message_id = deployment.publish([fresh("page_view"), fresh("purchase"), fresh("page_view", event_id="own-id")])
+    message_id = deployment.publish(
+        [fresh("page_view"), fresh("purchase"), fresh("page_view", event_id="own-id")]
+    )
     events = deployment.received({f"{message_id}-0", f"{message_id}-1", "own-id"})
     assert len(events) == 3
 
@@ -191,7 +193,13 @@ def test_transient_faults_still_deliver_with_the_same_event_id(deployment, stand
 
     def attempts() -> list[dict[str, Any]]:
         # A delayed request is recorded when its (too late) answer is written.
-        sent = [e for r in standin.requests if r.body for e in r.body["data"] if e["event_id"] == event["event_id"]]
+        sent = [
+            e
+            for r in standin.requests
+            if r.body
+            for e in r.body["data"]
+            if e["event_id"] == event["event_id"]
+        ]
         return sent if len(sent) >= 2 else []
 
     sent = wait_for(attempts, 10, "a second attempt")
@@ -252,7 +260,14 @@ def _secrets_and_pii() -> dict[str, str]:
                 "user id": event["user_id"],
             }
             values.update({f"{name} {k}": v for k, v in raw.items()})
-            for normalised in ("jane.doe@example.com", "15551234567", "jane", "doe", "springfield", "cust_000123"):
+            for normalised in (
+                "jane.doe@example.com",
+                "15551234567",
+                "jane",
+                "doe",
+                "springfield",
+                "cust_000123",
+            ):
                 values[f"hash of {normalised}"] = hashlib.sha256(normalised.encode()).hexdigest()
     values["click id"] = "dj0yJnU9RkFLRV9URVNUX0VQSUsmcD0xJm49dGVzdCZ0PUFBQUFBQQ"
     return values

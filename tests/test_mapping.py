@@ -147,7 +147,10 @@ class TestEventNames:
             ("watch_video", "watch_video"),
             ("video_complete", "watch_video"),
             *((name, name) for name in ("contact", "submit_application", "find_location", "schedule")),
-            *((name, name) for name in ("start_trial", "customize_product", "subscribe", "app_install", "app_open")),
+            *(
+                (name, name)
+                for name in ("start_trial", "customize_product", "subscribe", "app_install", "app_open")
+            ),
             ("checkout", "checkout"),
             ("Purchase", "checkout"),
             ("refund", "custom"),
@@ -173,7 +176,10 @@ class TestEventNames:
         assert one({**BASE, "event_name": " Loyalty_Join "}, config)["event_name"] == expected
 
     def test_unmapped_events_drop_skips(self):
-        assert reason({**BASE, "event_name": "refund"}, MappingConfig(unmapped_events="drop")) == Reason.UNMAPPED_DROPPED
+        assert (
+            reason({**BASE, "event_name": "refund"}, MappingConfig(unmapped_events="drop"))
+            == Reason.UNMAPPED_DROPPED
+        )
 
     @pytest.mark.parametrize(
         ("forward", "skip", "name", "sent"),
@@ -186,7 +192,9 @@ class TestEventNames:
         ],
     )
     def test_forward_and_skip_events(self, forward, skip, name, sent):
-        [mapped] = run([{**BASE, "event_name": name}], MappingConfig(forward_events=forward, skip_events=skip))
+        [mapped] = run(
+            [{**BASE, "event_name": name}], MappingConfig(forward_events=forward, skip_events=skip)
+        )
         assert (mapped.event is not None) is sent
         if not sent:
             assert mapped.error.reason == Reason.EVENT_FILTERED
@@ -267,7 +275,9 @@ class TestSources:
 
     @pytest.mark.parametrize(("flag", "expected"), [(True, [sha("cust_1")]), (False, None)])
     def test_external_id_from_user_id(self, flag, expected):
-        user_data = one({**BASE, "user_id": "CUST_1"}, MappingConfig(external_id_from_user_id=flag))["user_data"]
+        user_data = one({**BASE, "user_id": "CUST_1"}, MappingConfig(external_id_from_user_id=flag))[
+            "user_data"
+        ]
         assert user_data.get("external_id") == expected
 
     @pytest.mark.parametrize(
@@ -293,15 +303,20 @@ class TestSources:
             ({"opt_out": "true"}, "opt_out", True),
             ({"action_source": "app_ios"}, "action_source", "app_ios"),
             ({"action_source": "moon"}, "action_source", "web"),
-            ({"event_source_url": "https://a.test/x", "page_location": "https://b.test/"}, "event_source_url",
-             "https://a.test/x"),
+            (
+                {"event_source_url": "https://a.test/x", "page_location": "https://b.test/"},
+                "event_source_url",
+                "https://a.test/x",
+            ),
         ],
     )
     def test_event_level_fields(self, extra, key, expected):
         assert one({**BASE, **extra})[key] == expected
 
     def test_client_ip_must_be_an_ip(self):
-        user_data = one({**BASE, "user_data": {"email_address": "a@b.co"}, "ip_override": "not-an-ip"})["user_data"]
+        user_data = one({**BASE, "user_data": {"email_address": "a@b.co"}, "ip_override": "not-an-ip"})[
+            "user_data"
+        ]
         assert "client_ip_address" not in user_data
 
 
@@ -325,7 +340,10 @@ class TestCustomData:
 
     @pytest.mark.parametrize("quantity", [-1, 1.5, "many"])
     def test_bad_quantity_is_rejected(self, quantity):
-        assert reason({**BASE, "items": [{"item_id": "a", "price": 1, "quantity": quantity}]}) == Reason.INVALID_VALUE
+        assert (
+            reason({**BASE, "items": [{"item_id": "a", "price": 1, "quantity": quantity}]})
+            == Reason.INVALID_VALUE
+        )
 
     def test_items_without_quantity_count_once(self):
         custom = one({**BASE, "items": [{"item_id": "a", "price": "2.50"}, {"item_id": "b"}]})["custom_data"]
@@ -421,9 +439,12 @@ class TestValidation:
         assert one({**BASE, "event_time": (NOW - 10) * 1000})["event_time"] == NOW - 10
 
     def test_time_sources_in_order(self):
-        assert one({**BASE, "x-sst-system_properties": {"request_start_time_ms": (NOW - 5) * 1000}})[
-            "event_time"
-        ] == NOW - 5
+        assert (
+            one({**BASE, "x-sst-system_properties": {"request_start_time_ms": (NOW - 5) * 1000}})[
+                "event_time"
+            ]
+            == NOW - 5
+        )
         assert one(BASE, publish_time=NOW - 7)["event_time"] == NOW - 7
         assert one(BASE)["event_time"] == NOW
 

@@ -57,7 +57,9 @@ def test_missing_message_falls_back_to_the_cloud_event_id():
 
 
 def test_not_base64():
-    message = message_from_cloud_event(CloudEvent(CE_ATTRIBUTES, {"message": {"data": "%%%", "messageId": "1"}}))
+    message = message_from_cloud_event(
+        CloudEvent(CE_ATTRIBUTES, {"message": {"data": "%%%", "messageId": "1"}})
+    )
     with pytest.raises(InvalidEvent) as error:
         message.data()
     assert error.value.reason == Reason.NOT_BASE64

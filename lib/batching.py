@@ -1,0 +1,110 @@
+"""Micro-batching: the events of concurrent pushes share Pinterest requests.
+
+Each push calls `deliver()` with its own events. The first caller to find no open batch leads
+one: it waits until every push in flight has joined a batch, the batch is full, or the window
+has passed, whichever comes first, then sends the batch and hands each push its own results.
+With one push in flight nothing waits, so batching steps aside when there is no concurrency.
+A batch belongs to the request thread that leads it, so a graceful shutdown, which lets
+in-flight requests finish, sends whatever is pending.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.pinterest import EventResult
+
+__all__ = ["Batcher"]
+
+Send = Callable[[Sequence[dict[str, Any]]], list[EventResult]]
+
+
+@dataclass(eq=False)
+class _Batch:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+    results: list[EventResult] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+class Batcher:
+    """Collects events from concurrent pushes for at most `window` seconds or `max_events`."""
+
+    def __init__(self, send: Send, *, window: float, max_events: int) -> None:
+        self._send = send
+        self._window = window
+        self._max_events = max_events
+        self._changed = threading.Condition()
+        self._open: _Batch | None = None
+        self._in_flight = 0  # pushes between push() enter and exit
+        self._joined = 0  # pushes inside deliver(): in a batch, waiting or sending
+
+    @contextmanager
+    def push(self) -> Iterator[None]:
+        """Mark one push as in flight, so open batches wait for its events."""
+        with self._changed:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def deliver(self, events: Sequence[dict[str, Any]]) -> list[EventResult]:
+        """Send `events` (together with other pushes' events); one result per event, in order."""
+        if not events:
+            return []
+        with self._changed:
+            self._joined += 1
+            batch, offset, leads = self._join(events)
+            self._changed.notify_all()
+        try:
+            if leads:
+                self._lead(batch)
+            else:
+                batch.done.wait()
+        finally:
+            with self._changed:
+                self._joined -= 1
+        if batch.error is not None:
+            raise batch.error
+        return batch.results[offset : offset + len(events)]
+
+    def _join(self, events: Sequence[dict[str, Any]]) -> tuple[_Batch, int, bool]:
+        batch = self._open
+        leads = batch is None or len(batch.events) + len(events) > self._max_events
+        if leads:
+            batch = self._open = _Batch()
+        assert batch is not None
+        offset = len(batch.events)
+        batch.events.extend(events)
+        return batch, offset, leads
+
+    def _should_wait(self, batch: _Batch, deadline: float) -> bool:
+        others_may_join = self._in_flight > self._joined
+        return (
+            self._open is batch
+            and len(batch.events) < self._max_events
+            and others_may_join
+            and (time.monotonic() < deadline)
+        )
+
+    def _lead(self, batch: _Batch) -> None:
+        deadline = time.monotonic() + self._window
+        with self._changed:
+            while self._should_wait(batch, deadline):
+                self._changed.wait(deadline - time.monotonic())
+            if self._open is batch:
+                self._open = None
+        try:
+            batch.results = self._send(batch.events)
+        except BaseException as error:  # handed to every push of the batch, then re-raised
+            batch.error = error
+        finally:
+            batch.done.set()
