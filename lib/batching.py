@@ -1,9 +1,10 @@
 """Micro-batching: the events of concurrent pushes share Pinterest requests.
 
 Each push calls `deliver()` with its own events. The first caller to find no open batch leads
-one: it waits until every push in flight has joined a batch, the batch is full, or the window
+one: it waits until every push in flight has joined this batch, the batch is full, or the window
 has passed, whichever comes first, then sends the batch and hands each push its own results.
-With one push in flight nothing waits, so batching steps aside when there is no concurrency.
+With one push in flight nothing waits, so batching steps aside when there is no concurrency;
+and once every push in flight is in the batch, waiting longer could only add latency.
 A batch belongs to the request thread that leads it, so a graceful shutdown, which lets
 in-flight requests finish, sends whatever is pending.
 """
@@ -27,6 +28,7 @@ Send = Callable[[Sequence[dict[str, Any]]], list[EventResult]]
 @dataclass(eq=False)
 class _Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
+    pushes: int = 0
     done: threading.Event = field(default_factory=threading.Event)
     results: list[EventResult] = field(default_factory=list)
     error: BaseException | None = None
@@ -42,7 +44,6 @@ class Batcher:
         self._changed = threading.Condition()
         self._open: _Batch | None = None
         self._in_flight = 0  # pushes between push() enter and exit
-        self._joined = 0  # pushes inside deliver(): in a batch, waiting or sending
 
     @contextmanager
     def push(self) -> Iterator[None]:
@@ -61,17 +62,12 @@ class Batcher:
         if not events:
             return []
         with self._changed:
-            self._joined += 1
             batch, offset, leads = self._join(events)
             self._changed.notify_all()
-        try:
-            if leads:
-                self._lead(batch)
-            else:
-                batch.done.wait()
-        finally:
-            with self._changed:
-                self._joined -= 1
+        if leads:
+            self._lead(batch)
+        else:
+            batch.done.wait()
         if batch.error is not None:
             raise batch.error
         return batch.results[offset : offset + len(events)]
@@ -84,10 +80,11 @@ class Batcher:
         assert batch is not None
         offset = len(batch.events)
         batch.events.extend(events)
+        batch.pushes += 1
         return batch, offset, leads
 
     def _should_wait(self, batch: _Batch, deadline: float) -> bool:
-        others_may_join = self._in_flight > self._joined
+        others_may_join = self._in_flight > batch.pushes
         return (
             self._open is batch
             and len(batch.events) < self._max_events

@@ -229,7 +229,7 @@ def _with_alphanumeric(value: str) -> str:
 
 def _fold(value: str) -> str:
     """Lookup key: casefolded letters and digits, no accents: 'Baden-Württemberg' -> 'badenwurttemberg'."""
-    return "".join(char for char in unicodedata.normalize("NFKD", value.casefold()) if char.isalnum())
+    return "".join(char for char in unicodedata.normalize("NFKD", value).casefold() if char.isalnum())
 
 
 def _first_wins(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -268,10 +268,13 @@ def _phone_readings(written: str, region: str) -> Iterator[tuple[str, str | None
 
 
 def _parse_phone(written: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    """The parsed number, or None when it does not parse or is zeros (at most one leading zero is real)."""
     try:
-        return phonenumbers.parse(written, region)
+        number = phonenumbers.parse(written, region)
     except phonenumbers.NumberParseException:
         return None
+    zeros = (number.number_of_leading_zeros or 1) if number.italian_leading_zero else 0
+    return number if number.national_number and zeros <= 1 else None
 
 
 # --- dates -----------------------------------------------------------------------------------------

@@ -1,0 +1,184 @@
+"""Micro-batching under concurrency: every event once, per-push ack rules, bounded waiting."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from dev.pinterest_standin import FailEvents, Normal, StandIn
+from lib.batching import Batcher
+from lib.config import DeliveryConfig, MappingConfig
+from lib.deadletter import DeadLetter
+from lib.errors import TransientError
+from lib.forwarder import Forwarder
+from lib.pinterest import EventResult, Outcome, PinterestClient, RetryPolicy
+from tests.fakes import FakePublisher, message, sender
+
+NOW = time.time()
+
+
+def event(n: int) -> dict[str, Any]:
+    return {"event_id": f"e{n}"}
+
+
+def concurrently(count: int, work: Callable[[int], Any], threads: int | None = None) -> list[Any]:
+    """Run work(0..count-1) on `threads` threads (default: all at once); returns results or errors."""
+    start = threading.Barrier(min(count, threads or count))
+
+    def run(n: int) -> Any:
+        if threads is None or n < threads:
+            start.wait()
+        try:
+            return work(n)
+        except Exception as error:  # collected: the test asserts on them
+            return error
+
+    with ThreadPoolExecutor(max_workers=threads or count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+class TestBatcher:
+    def test_concurrent_pushes_share_requests_and_every_event_goes_once(self):
+        fast, requests = sender(lambda e: EventResult(Outcome.PROCESSED, e["event_id"]))
+
+        def send(events: Any) -> list[EventResult]:
+            time.sleep(0.02)  # Pinterest's latency: meanwhile other pushes arrive
+            return fast(events)
+
+        batcher = Batcher(send, window=0.2, max_events=1000)
+
+        def push(n: int) -> list[EventResult]:
+            with batcher.push():
+                return batcher.deliver([event(n)])
+
+        results = concurrently(200, push)
+        assert [r[0].detail for r in results] == [f"e{n}" for n in range(200)]  # each push gets its own
+        sent = Counter(e["event_id"] for request in requests for e in request)
+        assert set(sent) == {f"e{n}" for n in range(200)}
+        assert max(sent.values()) == 1
+        assert len(requests) < 20
+
+    def test_without_concurrency_nothing_waits(self):
+        send, requests = sender()
+        batcher = Batcher(send, window=5.0, max_events=1000)
+        started = time.monotonic()
+        with batcher.push():
+            batcher.deliver([event(1)])
+        assert time.monotonic() - started < 1.0
+        assert len(requests) == 1
+
+    def test_the_window_bounds_the_wait_for_a_push_that_never_joins(self):
+        send, _ = sender()
+        batcher = Batcher(send, window=0.3, max_events=1000)
+        release = threading.Event()
+
+        def slow_push() -> None:
+            with batcher.push():
+                release.wait(5)
+
+        other = threading.Thread(target=slow_push)
+        other.start()
+        time.sleep(0.05)
+        started = time.monotonic()
+        with batcher.push():
+            batcher.deliver([event(1)])
+        waited = time.monotonic() - started
+        release.set()
+        other.join()
+        assert 0.25 <= waited < 2.0
+
+    def test_batches_never_exceed_the_maximum(self):
+        send, requests = sender()
+        batcher = Batcher(send, window=0.2, max_events=1000)
+
+        def push(n: int) -> None:
+            with batcher.push():
+                batcher.deliver([event(n * 1000 + i) for i in range(400)])
+
+        concurrently(6, push)
+        assert sum(len(r) for r in requests) == 2400
+        assert max(len(r) for r in requests) <= 1000
+
+    def test_a_failed_send_reaches_every_push_of_its_batch(self):
+        def send(events: Any) -> list[EventResult]:
+            raise TransientError("boom")
+
+        batcher = Batcher(send, window=0.2, max_events=1000)
+
+        def push(n: int) -> Any:
+            with batcher.push():
+                return batcher.deliver([event(n)])
+
+        assert all(isinstance(r, TransientError) for r in concurrently(10, push))
+
+
+def forwarder(send: Any, publisher: FakePublisher, window: float = 0.05) -> Forwarder:
+    return Forwarder(
+        MappingConfig(), Batcher(send, window=window, max_events=1000), DeadLetter("p", publisher)
+    )
+
+
+GOOD = {"event_name": "purchase", "ip_override": "203.0.113.9", "user_agent": "UA/1"}
+
+
+class TestAckRulesPerPush:
+    def test_only_pushes_with_deferred_events_are_not_acknowledged(self):
+        # One request can carry events Pinterest processed and events left for later (a split
+        # batch, or a chunk that failed): only the pushes owning the latter are redelivered.
+        send, requests = sender(
+            lambda e: EventResult(Outcome.DEFERRED if e["event_id"].startswith("late") else Outcome.PROCESSED)
+        )
+        publisher = FakePublisher()
+        shared = forwarder(send, publisher, window=0.3)
+
+        def push(n: int) -> Any:
+            message_id = f"late{n}" if n % 4 == 0 else f"ok{n}"
+            return shared.process(message([GOOD], message_id=message_id), now=NOW)
+
+        results = concurrently(40, push)
+        unacked = [n for n, r in enumerate(results) if isinstance(r, TransientError)]
+        assert unacked == [n for n in range(40) if n % 4 == 0]
+        assert len(requests) < 40
+
+    def test_one_failed_event_in_a_shared_request_parks_only_that_event(self):
+        with StandIn(token="t") as standin:
+            standin.inject(Normal(), FailEvents(indexes=(0,), message="Invalid"))
+            config = DeliveryConfig(
+                ad_account_id="549000000000", access_token="t", api_base_url=standin.base_url
+            )
+            client = PinterestClient(config, retry=RetryPolicy(retries=0))
+            publisher = FakePublisher()
+            shared = forwarder(client.send, publisher, window=0.5)
+            results = concurrently(20, lambda n: shared.process(message([GOOD], message_id=f"m{n}"), now=NOW))
+            client.close()
+        assert not [r for r in results if isinstance(r, Exception)]
+        [shared_request] = [r.body["data"] for r in standin.requests if r.fault == "fail_events"]
+        assert len(shared_request) > 1  # the failed event really shared its request
+        [(_, _, attributes)] = publisher.published
+        assert attributes["reason"] == "pinterest_rejected"
+        assert attributes["source_message_id"] == shared_request[0]["event_id"].removesuffix("-0")
+        assert len(standin.events()) == 19
+
+    @pytest.mark.parametrize("threads", [64])
+    def test_200_concurrent_pushes_through_the_real_client(self, threads):
+        with StandIn(token="t", latency=0.05) as standin:
+            config = DeliveryConfig(
+                ad_account_id="549000000000", access_token="t", api_base_url=standin.base_url
+            )
+            client = PinterestClient(config)
+            shared = forwarder(client.send, FakePublisher())
+            results = concurrently(
+                200, lambda n: shared.process(message([GOOD], message_id=f"m{n}"), now=NOW), threads=threads
+            )
+            client.close()
+        assert not [r for r in results if isinstance(r, Exception)]
+        received = Counter(e["event_id"] for e in standin.events())
+        assert set(received) == {f"m{n}-0" for n in range(200)}
+        assert max(received.values()) == 1
+        assert len(standin.requests) < 100
