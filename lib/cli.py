@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -12,7 +13,9 @@ from typing import Final, TextIO
 from lib.config import load_mapping_config
 from lib.errors import ConfigError, InvalidEvent
 from lib.mapping import map_events
+from lib.publish import InputError, message_for, publish, read_events
 from lib.pubsub import parse_events
+from lib.replay import REASONS, format_report, replay
 
 __all__ = ["main"]
 
@@ -58,6 +61,52 @@ def _preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if all(m.event is not None for m in mapped) else EXIT_NOT_ALL_SENT
 
 
+def _publish(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Publish one message per event; print each message id, and one JSON line on stderr per failure."""
+    try:
+        messages = [message_for(event) for event in read_events(_read_input(args.file))]
+    except OSError as error:
+        err.write(f"publish: cannot read input: {error.strerror}\n")
+        return EXIT_USAGE
+    except InputError as error:
+        err.write(f"publish: {error}\n")
+        return EXIT_USAGE
+    results = publish(args.topic, messages)
+    for result in results:
+        if result.message_id:
+            out.write(f"{result.message_id}\n")
+        else:
+            err.write(json.dumps({"index": result.index, "error": result.error}) + "\n")
+    return EXIT_OK if all(result.message_id for result in results) else EXIT_NOT_ALL_SENT
+
+
+def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Move parked messages back to the events topic; print the counts per reason."""
+    report = replay(args.subscription, args.topic, reason=args.reason, limit=args.max, dry_run=args.dry_run)
+    out.write(format_report(report))
+    if report.error:
+        err.write(f"replay: stopped: {report.error}\n")
+        return EXIT_USAGE
+    return EXIT_NOT_ALL_SENT if report.failed else EXIT_OK
+
+
+def _resource(kind: str) -> Callable[[str], str]:
+    """An argparse type for `projects/P/<kind>/NAME`."""
+
+    def check(value: str) -> str:
+        if not re.fullmatch(rf"projects/[^/\s]+/{kind}/[^/\s]+", value):
+            raise argparse.ArgumentTypeError(f"must look like projects/PROJECT/{kind}/NAME")
+        return value
+
+    return check
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
+    return int(value)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lib.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -68,6 +117,24 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--now", type=float, help="the current time as Unix seconds (default: the clock)")
     preview.add_argument("--message-id", default="preview", help="the message id event_ids derive from")
     preview.set_defaults(run=_preview)
+    topic = {"required": True, "type": _resource("topics"), "metavar": "projects/P/topics/T"}
+    command = commands.add_parser("publish", help="publish GA4 events to a topic, one message per event")
+    command.add_argument("--topic", **topic, help="the topic to publish to")
+    command.add_argument("file", help="a JSON object, an array of them, or JSON lines, or - for stdin")
+    command.set_defaults(run=_publish)
+    command = commands.add_parser("replay", help="move dead-lettered messages back to the events topic")
+    command.add_argument(
+        "--subscription",
+        required=True,
+        type=_resource("subscriptions"),
+        metavar="projects/P/subscriptions/S",
+        help="the dead-letter topic's pull subscription",
+    )
+    command.add_argument("--topic", **topic, help="the events topic to publish them to")
+    command.add_argument("--reason", choices=REASONS, metavar="REASON", help="only those parked for REASON")
+    command.add_argument("--max", type=_positive, metavar="N", help="replay at most N messages")
+    command.add_argument("--dry-run", action="store_true", help="count only: publish and acknowledge nothing")
+    command.set_defaults(run=_replay)
     return parser
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, Final
 
 from lib.config import MappingConfig
@@ -25,6 +25,7 @@ _MAX_FUTURE_SKEW_SECONDS: Final = 300  # clocks differ; later than this is rejec
 _MILLISECONDS_ABOVE: Final = 10**11  # a Unix time above this is in milliseconds (year 5138 in seconds)
 _REQUEST_START_MS: Final = "x-sst-system_properties.request_start_time_ms"
 _MAX_NAME_LENGTH: Final = 100
+_MAX_DEPTH: Final = 12  # GA4 event data nests a few levels; anything deeper is not followed
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class EventContext:
     config: MappingConfig
     now: float
     publish_time: float | None = None
+
+    @cached_property
+    def paths(self) -> dict[str, list[Any]]:
+        """Every value of the event by dotted path (see `_index`)."""
+        return _index(self.event)
 
     @cached_property
     def country(self) -> str:
@@ -69,40 +75,67 @@ class Mapped:
 # --- resolving sources ------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=256)
-def _split(path: str) -> tuple[str, ...]:
-    return tuple(path.split("."))
+def _wanted_paths() -> frozenset[str]:
+    """Every dotted path a table reads, with all its prefixes."""
+    fields = (f for table in (EVENT, USER_DATA, CUSTOM_DATA) for f in table.values())
+    paths = [s.path if isinstance(s, Gated) else s for f in fields for s in f.sources if not callable(s)]
+    paths.append(_REQUEST_START_MS)
+    return frozenset(
+        ".".join(parts[:cut]) for parts in (p.split(".") for p in paths) for cut in range(1, len(parts) + 1)
+    )
 
 
-def _find(node: Any, parts: tuple[str, ...]) -> Iterator[Any]:
-    """Values at a dotted path; keys may be nested (`a: {b: 1}`) or flattened (`"a.b": 1`)."""
-    if isinstance(node, list):
-        for element in node:
-            yield from _find(element, parts)
-    elif not parts:
-        yield node
-    elif isinstance(node, Mapping):
-        for cut in range(1, len(parts) + 1):
-            key = ".".join(parts[:cut]) if cut > 1 else parts[0]
-            if key in node:
-                yield from _find(node[key], parts[cut:])
+_WANTED: Final = _wanted_paths()
 
 
-def _candidates(source: Source, ctx: EventContext) -> list[Any]:
-    if isinstance(source, Gated):
-        return list(_find(ctx.event, _split(source.path))) if getattr(ctx.config, source.flag) else []
+def _fan(value: Any) -> list[Any]:
+    """A value as a list of candidates: lists (and lists of lists) fan out."""
+    return [leaf for element in value for leaf in _fan(element)] if isinstance(value, list) else [value]
+
+
+def _index(event: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Every value of the event under its dotted path, built once per event.
+
+    Keys may be nested (`a: {b: 1}`) or flattened (`"a.b": 1`): both land under `a.b`. List
+    elements land under the list's own path. Only paths the tables read (and their prefixes)
+    are visited, and nesting deeper than GA4 data goes is not followed.
+    """
+    index: dict[str, list[Any]] = {}
+
+    def visit(path: str, node: Any, depth: int) -> None:
+        if depth > _MAX_DEPTH or path not in _WANTED:
+            return
+        if isinstance(node, list):
+            for element in node:
+                visit(path, element, depth + 1)
+            return
+        index.setdefault(path, []).append(node)
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                visit(f"{path}.{key}", value, depth + 1)
+
+    for key, value in event.items():
+        if key in _WANTED:
+            visit(key, value, 1)
+    return index
+
+
+def _candidates(source: Source, ctx: EventContext) -> Sequence[Any]:
     if isinstance(source, str):
-        return list(_find(ctx.event, _split(source)))
+        return ctx.paths.get(source, ())
+    if isinstance(source, Gated):
+        return ctx.paths.get(source.path, ()) if getattr(ctx.config, source.flag) else ()
     return list(source(ctx.event))
 
 
-def _raw_groups(field: Field, ctx: EventContext) -> Iterator[list[Any]]:
+def _raw_groups(field: Field, ctx: EventContext) -> Iterator[Sequence[Any]]:
     """Candidate values, one group per source in order; an override replaces every source."""
     if field.name in ctx.config.data_overrides:
-        yield list(_find(ctx.config.data_overrides[field.name], ()))
+        yield _fan(ctx.config.data_overrides[field.name])
         return
+    paths = ctx.paths
     for source in field.sources:
-        yield _candidates(source, ctx)
+        yield paths.get(source, ()) if type(source) is str else _candidates(source, ctx)
 
 
 def _list_text(raw: Any) -> list[Any]:
@@ -128,6 +161,8 @@ def _clean(field: Field, raw: Any, ctx: EventContext) -> Any:
 def resolve(field: Field, ctx: EventContext) -> Any:
     """The field's value: the first source with a usable value wins, else the field's fallback."""
     for group in _raw_groups(field, ctx):
+        if not group:
+            continue
         raws = [part for raw in group for part in _list_text(raw)] if field.many and field.text else group
         values = [v for v in (_clean(field, raw, ctx) for raw in raws) if v is not None]
         if values:
@@ -161,7 +196,7 @@ def _event_time(ctx: EventContext) -> int:
     if explicit is not None:
         seconds = _seconds(explicit)
     else:
-        started = [s for s in _find(ctx.event, _split(_REQUEST_START_MS)) if isinstance(s, int | float)]
+        started = [s for s in ctx.paths.get(_REQUEST_START_MS, ()) if isinstance(s, int | float)]
         fallback = ctx.publish_time if ctx.publish_time is not None else ctx.now
         seconds = started[0] / 1000 if started and started[0] > 0 else fallback
     if seconds > ctx.now + _MAX_FUTURE_SKEW_SECONDS:

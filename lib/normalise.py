@@ -268,13 +268,14 @@ def _phone_readings(written: str, region: str) -> Iterator[tuple[str, str | None
 
 
 def _parse_phone(written: str, region: str | None) -> phonenumbers.PhoneNumber | None:
-    """The parsed number, or None when it does not parse or is zeros (at most one leading zero is real)."""
+    """The parsed number, or None when it does not parse or has a leading zero it cannot have."""
     try:
         number = phonenumbers.parse(written, region)
     except phonenumbers.NumberParseException:
         return None
-    zeros = (number.number_of_leading_zeros or 1) if number.italian_leading_zero else 0
-    return number if number.national_number and zeros <= 1 else None
+    # Only some countries' assigned numbers (Italy's) keep a zero after the country code.
+    keeps_zero = not number.italian_leading_zero or phonenumbers.is_valid_number(number)
+    return number if keeps_zero and number.national_number else None
 
 
 # --- dates -----------------------------------------------------------------------------------------
