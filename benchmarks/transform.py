@@ -35,7 +35,7 @@ def _rate(work: Callable[[], object], count: int) -> float:
 
 def _import_seconds() -> float:
     code = "import time; t = time.perf_counter(); import main; print(time.perf_counter() - t)"
-    best = min(
+    return min(
         float(
             subprocess.run(
                 [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
@@ -43,7 +43,6 @@ def _import_seconds() -> float:
         )
         for _ in range(5)
     )
-    return best
 
 
 def main() -> None:
