@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import functools
 import threading
+from typing import TYPE_CHECKING
 
 import functions_framework
 from cloudevents.http import CloudEvent
 
 from lib.errors import ConfigError, TransientError
-from lib.forwarder import Forwarder, build_forwarder
 from lib.logs import log
 from lib.pubsub import message_from_cloud_event
+
+if TYPE_CHECKING:
+    from lib.forwarder import Forwarder
 
 _lock = threading.Lock()
 
 
 @functools.cache
 def _build() -> Forwarder:
+    # Imported here: the mapping tables, phonenumbers and requests load on the first push,
+    # which keeps `import main` (the instance's start) fast.
+    from lib.forwarder import build_forwarder
+
     return build_forwarder()
 
 
