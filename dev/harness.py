@@ -217,13 +217,16 @@ def _children(pid: int) -> list[int]:
 
 @contextmanager
 def run_function(
-    env: Mapping[str, str], log_path: Path | None = None, threads: int | None = None
+    env: Mapping[str, str],
+    log_path: Path | None = None,
+    threads: int | None = None,
+    source: Path = ROOT / "main.py",
 ) -> Iterator[RunningFunction]:
-    """Serve main.handle_pubsub with functions-framework on a free port."""
+    """Serve `handle_pubsub` from `source` (the product's main.py) with functions-framework."""
     port = free_port()
     command = [
         sys.executable, "-m", "functions_framework",
-        "--target", "handle_pubsub", "--source", str(ROOT / "main.py"),
+        "--target", "handle_pubsub", "--source", str(source),
         "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
     child_env = {**os.environ, **env}
