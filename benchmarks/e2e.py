@@ -123,16 +123,15 @@ def _run(name: str, env: Mapping[str, str], source: Path, args: argparse.Namespa
 def _print(results: list[Result], args: argparse.Namespace) -> None:
     ceiling = results[0].pushes_per_second
     print(
-        f"{args.pushes} single-event pushes at concurrency {args.concurrency}; stand-in latency {args.latency_ms} ms"
+        f"{args.pushes} single-event pushes at concurrency {args.concurrency}, stand-in latency {args.latency_ms} ms"
     )
-    print(
-        f"{'':24} {'events/s':>9} {'% ceiling':>9} {'req/1000 ev':>11} {'p50 ms':>8} {'p99 ms':>8} {'peak MiB':>9}"
-    )
+    columns = ("events/s", "% ceiling", "req/1000 ev", "p50 ms", "p99 ms", "peak MiB")
+    print(f"{'':24} " + " ".join(f"{c:>11}" for c in columns))
     for r in results:
         per_1000 = "-" if r.requests_per_1000 is None else f"{r.requests_per_1000:.1f}"
         print(
-            f"{r.name:24} {r.pushes_per_second:9.0f} {r.pushes_per_second / ceiling:9.0%} {per_1000:>11} "
-            f"{r.p50_ms:8.1f} {r.p99_ms:8.1f} {r.peak_memory_mib:9.1f}"
+            f"{r.name:24} {r.pushes_per_second:11.0f} {r.pushes_per_second / ceiling:11.0%} {per_1000:>11} "
+            f"{r.p50_ms:11.1f} {r.p99_ms:11.1f} {r.peak_memory_mib:11.1f}"
             + (f"  {r.failures} failed" if r.failures else "")
         )
 
