@@ -123,7 +123,7 @@ def _run(name: str, env: Mapping[str, str], source: Path, args: argparse.Namespa
 def _print(results: list[Result], args: argparse.Namespace) -> None:
     ceiling = results[0].pushes_per_second
     print(
-        f"{args.pushes} single-event pushes at concurrency {args.concurrency}, stand-in latency {args.latency_ms} ms"
+        f"{args.pushes} pushes of one event, concurrency {args.concurrency}, stand-in +{args.latency_ms:g} ms"
     )
     columns = ("events/s", "% ceiling", "req/1000 ev", "p50 ms", "p99 ms", "peak MiB")
     print(f"{'':24} " + " ".join(f"{c:>11}" for c in columns))
