@@ -129,7 +129,8 @@ def gender(value: str) -> str | None:
 def date_of_birth(value: str) -> str | None:
     """YYYYMMDD of a real date from 1900 to this year: '1990-01-15', '15.01.1990', '01/15/1990' -> '19900115'.
 
-    Four-digit years only; a year-last date with '/' is read month first unless that is impossible.
+    Four-digit years only. Year-last dates are read month first with '/' (US: 03/04/1990 is March 4th)
+    and day first with '.' or '-', each falling back to the other order when the first is impossible.
     """
     readings = _date_readings(value.strip())
     return next(filter(None, (_calendar_date(*reading) for reading in readings)), None)
