@@ -133,9 +133,8 @@ def _raw_groups(field: Field, ctx: EventContext) -> Iterator[Sequence[Any]]:
     if field.name in ctx.config.data_overrides:
         yield _fan(ctx.config.data_overrides[field.name])
         return
-    paths = ctx.paths
     for source in field.sources:
-        yield paths.get(source, ()) if type(source) is str else _candidates(source, ctx)
+        yield _candidates(source, ctx)
 
 
 def _list_text(raw: Any) -> list[Any]:
@@ -147,11 +146,11 @@ def _list_text(raw: Any) -> list[Any]:
 
 def _clean(field: Field, raw: Any, ctx: EventContext) -> Any:
     if field.text:
-        raw = scalar_text(raw)
-        if raw is None or not raw.strip():
+        raw = raw.strip() if type(raw) is str else scalar_text(raw)
+        if not raw:
             return None
-        if field.hashed and is_sha256_hex(raw.strip()):
-            return raw.strip().lower()
+        if field.hashed and is_sha256_hex(raw):
+            return raw.lower()
     cleaned = field.normalise(raw, ctx.country) if field.by_country else field.normalise(raw)
     if cleaned is None or cleaned == "":
         return None
@@ -171,7 +170,17 @@ def resolve(field: Field, ctx: EventContext) -> Any:
 
 
 def _section(table: Mapping[str, Field], ctx: EventContext) -> dict[str, Any]:
-    return {key: value for key, field in table.items() if (value := resolve(field, ctx)) is not None}
+    section = {}
+    for key, field in table.items():
+        if (
+            field.always_resolved
+            or not field.paths.isdisjoint(ctx.paths)
+            or field.name in ctx.config.data_overrides
+        ):
+            value = resolve(field, ctx)
+            if value is not None:
+                section[key] = value
+    return section
 
 
 # --- event-level rules ----------------------------------------------------------------------------
