@@ -44,6 +44,7 @@ class Batcher:
         self._changed = threading.Condition()
         self._open: _Batch | None = None
         self._in_flight = 0  # pushes between push() enter and exit
+        self._leaders_waiting = 0  # only they need waking when pushes come and go
 
     @contextmanager
     def push(self) -> Iterator[None]:
@@ -55,7 +56,8 @@ class Batcher:
         finally:
             with self._changed:
                 self._in_flight -= 1
-                self._changed.notify_all()
+                if self._leaders_waiting:
+                    self._changed.notify_all()
 
     def deliver(self, events: Sequence[dict[str, Any]]) -> list[EventResult]:
         """Send `events` (together with other pushes' events); one result per event, in order."""
@@ -63,7 +65,8 @@ class Batcher:
             return []
         with self._changed:
             batch, offset, leads = self._join(events)
-            self._changed.notify_all()
+            if self._leaders_waiting:
+                self._changed.notify_all()
         if leads:
             self._lead(batch)
         else:
@@ -95,8 +98,10 @@ class Batcher:
     def _lead(self, batch: _Batch) -> None:
         deadline = time.monotonic() + self._window
         with self._changed:
+            self._leaders_waiting += 1
             while self._should_wait(batch, deadline):
                 self._changed.wait(deadline - time.monotonic())
+            self._leaders_waiting -= 1
             if self._open is batch:
                 self._open = None
         try:

@@ -7,10 +7,9 @@ normalise, hash, then validate the event as a whole (time window, match keys).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from lib.config import MappingConfig
 from lib.consent import opt_out_from_consent, read_consent
@@ -28,6 +27,26 @@ _MAX_NAME_LENGTH: Final = 100
 _MAX_DEPTH: Final = 12  # GA4 event data nests a few levels; anything deeper is not followed
 
 
+_T = TypeVar("_T")
+
+
+class _lazy(Generic[_T]):  # noqa: N801 - used as a decorator, like functools.cached_property
+    """functools.cached_property without Python 3.11's lock shared by every instance.
+
+    That lock serialises all request threads; here two threads may both compute a value the
+    first time, which is harmless for the pure functions it caches.
+    """
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> _T:
+        value = instance.__dict__[self._name] = self._compute(instance)
+        return value
+
+
 @dataclass(frozen=True)
 class EventContext:
     """One GA4 event with what its mapping needs to know about the message and the clock."""
@@ -39,12 +58,12 @@ class EventContext:
     now: float
     publish_time: float | None = None
 
-    @cached_property
+    @_lazy
     def paths(self) -> dict[str, list[Any]]:
         """Every value of the event by dotted path (see `_index`)."""
         return _index(self.event)
 
-    @cached_property
+    @_lazy
     def country(self) -> str:
         """The event's first usable address country, else DEFAULT_COUNTRY (for phone, state, zip)."""
         field = USER_DATA["country"]
@@ -55,7 +74,7 @@ class EventContext:
                 return cleaned
         return self.config.default_country
 
-    @cached_property
+    @_lazy
     def contents(self) -> list[dict[str, Any]]:
         """Pinterest contents from explicit `contents` or GA4 `items` (shared by value, ids, count)."""
         return resolve(CUSTOM_DATA["contents"], self) or []

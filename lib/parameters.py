@@ -10,7 +10,6 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -61,16 +60,16 @@ class Field:
     text: bool = True  # the normaliser wants text: numbers are spelled out, objects ignored
     by_country: bool = False  # the normaliser also takes the event's country
     fallback: Callable[[EventContext], Any] | None = field(default=None, compare=False)
+    # Derived: the paths read directly, and whether a value may come without any of them present.
+    paths: frozenset[str] = field(init=False, compare=False)
+    always_resolved: bool = field(init=False, compare=False)
 
-    @cached_property
-    def paths(self) -> frozenset[str]:
-        """The dotted paths this field reads directly (a quick test of whether it can have a value)."""
-        return frozenset(s for s in self.sources if isinstance(s, str))
-
-    @cached_property
-    def always_resolved(self) -> bool:
-        """Whether the field can have a value with none of its paths present (fallbacks, functions)."""
-        return self.fallback is not None or any(not isinstance(s, str) for s in self.sources)
+    def __post_init__(self) -> None:
+        direct = frozenset(s for s in self.sources if isinstance(s, str))
+        object.__setattr__(self, "paths", direct)
+        object.__setattr__(
+            self, "always_resolved", self.fallback is not None or len(direct) < len(self.sources)
+        )
 
 
 # --- casts for non-text fields -------------------------------------------------------------

@@ -40,6 +40,7 @@ __all__ = [
 
 #: Pinterest's `maxItems` for `data` (ConversionEvents).
 MAX_EVENTS_PER_REQUEST: Final = 1000
+_POOL_SIZE: Final = 100  # above Cloud Run's default request concurrency (80)
 #: Statuses worth another try: rate limited, or a server-side hiccup.
 RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 
@@ -137,7 +138,9 @@ class PinterestClient:
         self._owns_session = session is None
         self._session = session or requests.Session()
         self._session.headers["Authorization"] = f"Bearer {config.access_token}"
-        self._session.mount(config.api_base_url, _PerCallRetryAdapter(max_retries=self._new_retry()))
+        # One pooled connection per concurrent request: without batching every push is one.
+        adapter = _PerCallRetryAdapter(max_retries=self._new_retry(), pool_maxsize=_POOL_SIZE)
+        self._session.mount(config.api_base_url, adapter)
         self._url = f"{config.api_base_url}/ad_accounts/{config.ad_account_id}/events"
         self._params = {"test": "true"} if config.test_mode else {}
 

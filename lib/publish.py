@@ -70,7 +70,9 @@ def read_events(raw: bytes) -> list[dict[str, Any]]:
 
 def message_for(event: Mapping[str, Any]) -> Outgoing:
     """The message for one event: compact UTF-8 JSON, with an `event_name` attribute when it has one."""
-    data = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    # A lone surrogate (JSON allows "\ud800") has no UTF-8 form: write it as the same JSON escape.
+    data = text.encode("utf-8", "backslashreplace")
     name = event.get("event_name")
     return Outgoing(data, {"event_name": name} if isinstance(name, str) and name.strip() else {})
 

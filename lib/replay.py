@@ -1,9 +1,4 @@
-"""Replay: move dead-lettered messages back to the events topic, without the dead-letter attributes.
-
-A message is acknowledged only after its republication succeeded. Messages left alone (another
-reason, beyond `--max`, a dry run, a failed publish) are held out of the way while the backlog
-is read, so every pull brings new ones, then released together (ack deadline 0) at the end.
-"""
+"""Replay: move dead-lettered messages back to the events topic, without the dead-letter attributes."""
 
 from __future__ import annotations
 
@@ -97,7 +92,12 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 @dataclass
 class _Replay:
-    """One run over a dead-letter subscription."""
+    """One run over a dead-letter subscription.
+
+    A message is acknowledged only after its republication succeeded. Messages left alone (another
+    reason, beyond `limit`, a dry run, a failed publish) are held out of the way while the backlog
+    is read, so that every pull brings new ones, then released together (ack deadline 0) at the end.
+    """
 
     subscriber: Any
     publisher: Any
