@@ -16,7 +16,7 @@ from lib.consent import opt_out_from_consent, read_consent
 from lib.errors import InvalidEvent, NotForwarded, Reason, SkippedEvent
 from lib.events import is_forwarded, pinterest_event_name
 from lib.hashing import is_sha256_hex, sha256_hex
-from lib.parameters import CUSTOM_DATA, EVENT, USER_DATA, Field, Gated, Source, scalar_text
+from lib.parameters import CONTENTS, CUSTOM_DATA, EVENT, USER_DATA, Field, Gated, Source, scalar_text
 
 __all__ = ["EventContext", "Mapped", "map_event", "map_events"]
 
@@ -42,7 +42,9 @@ class _lazy(Generic[_T]):  # noqa: N801 - used as a decorator, like functools.ca
         self._name = compute.__name__
         self.__doc__ = compute.__doc__
 
-    def __get__(self, instance: Any, owner: type | None = None) -> _T:
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
         value = instance.__dict__[self._name] = self._compute(instance)
         return value
 
@@ -77,7 +79,7 @@ class EventContext:
     @_lazy
     def contents(self) -> list[dict[str, Any]]:
         """Pinterest contents from explicit `contents` or GA4 `items` (shared by value, ids, count)."""
-        return resolve(CUSTOM_DATA["contents"], self) or []
+        return resolve(CONTENTS, self) or []
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class Mapped:
 
 def _wanted_paths() -> frozenset[str]:
     """Every dotted path a table reads, with all its prefixes."""
-    fields = (f for table in (EVENT, USER_DATA, CUSTOM_DATA) for f in table.values())
+    fields = [CONTENTS, *(f for table in (EVENT, USER_DATA, CUSTOM_DATA) for f in table.values())]
     paths = [s.path if isinstance(s, Gated) else s for f in fields for s in f.sources if not callable(s)]
     paths.append(_REQUEST_START_MS)
     return frozenset(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lib.mapping import EventContext
 
 __all__ = [
+    "CONTENTS",
     "CUSTOM_DATA",
     "EVENT",
     "OVERRIDABLE",
@@ -198,6 +199,10 @@ def _count_from_items(ctx: EventContext) -> int | None:
     return sum(c.get("quantity", 1) for c in ctx.contents) if ctx.contents else None
 
 
+def _contents(ctx: EventContext) -> list[dict[str, Any]] | None:
+    return ctx.contents or None
+
+
 def _partner_name(ctx: EventContext) -> str | None:
     return ctx.config.partner_name or None
 
@@ -323,12 +328,15 @@ USER_DATA: Final[Mapping[str, Field]] = {
     ),
 }
 
+# Explicit Pinterest contents, else GA4 items: read once per event (EventContext.contents) and
+# shared by contents, content_ids, num_items and value.
+CONTENTS: Final = Field("contents", ("contents", "items", "ecommerce.items"), _content, many=True, text=False)
+
 CUSTOM_DATA: Final[Mapping[str, Field]] = {
     "currency": Field("currency", ("currency",), normalise.currency),
     "value": Field("value", ("value",), _decimal, fallback=_value_from_items),
     "content_ids": Field("content_ids", ("content_ids",), many=True, fallback=_ids_from_items),
-    # Explicit Pinterest contents, else GA4 items; the fallbacks above read the same list.
-    "contents": Field("contents", ("contents", "items", "ecommerce.items"), _content, many=True, text=False),
+    "contents": replace(CONTENTS, sources=(), fallback=_contents),
     "num_items": Field("num_items", ("num_items",), _count, fallback=_count_from_items),
     "order_id": Field("order_id", ("order_id", "transaction_id")),
     "search_string": Field("search_string", ("search_string", "search_term")),
