@@ -44,7 +44,9 @@ def _from_explicit(event: Mapping[str, Any], signal: str) -> bool | None:
     if not isinstance(state, Mapping):
         return None
     value = state.get(signal)
-    return _EXPLICIT_STATE.get(value.strip().lower() if isinstance(value, str) else value)
+    if isinstance(value, str):
+        value = value.strip().lower()
+    return _EXPLICIT_STATE.get(value) if isinstance(value, str | bool) else None
 
 
 def _from_string(key: str, positions: Mapping[str, int], states: Mapping[str, bool]) -> Callable[..., Any]:

@@ -46,7 +46,7 @@ _ECHOES: Final = re.compile(
     r"|\S+@\S+"  # emails
     r"|[a-zA-Z][a-zA-Z0-9+.-]*://\S+"  # URLs
     r"|\b\d{1,3}(?:\.\d{1,3}){3}\b"  # IPv4
-    r"|\b[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}\b"  # IPv6
+    r"|(?<![\w:])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])"  # IPv6, '::1' included
 )
 _lock = threading.Lock()
 _state: dict[str, Any] = {"enabled": True, "stream": None}

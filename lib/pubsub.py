@@ -16,6 +16,9 @@ from lib.errors import InvalidEvent, Reason
 __all__ = ["Message", "message_from_cloud_event", "parse_events"]
 
 _FRACTION_TOO_LONG: Final = re.compile(r"(\.\d{6})\d+")  # Pub/Sub writes nanoseconds
+# JSON may escape a lone UTF-16 surrogate (`"\ud800"`): valid JSON, but not text that can be
+# encoded, hashed or sent on. Only data with such an escape is walked to replace them.
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def parse_events(data: bytes, max_bytes: int) -> list[Any]:
         payload = json.loads(data)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidEvent(Reason.NOT_JSON, "message data is not UTF-8 JSON") from None
+    if _SURROGATE_ESCAPE.search(data):
+        payload = _valid_text(payload)
     if isinstance(payload, dict):
         return [payload]
     if not isinstance(payload, list):
@@ -80,3 +85,14 @@ def parse_events(data: bytes, max_bytes: int) -> list[Any]:
     if not payload:
         raise InvalidEvent(Reason.EMPTY_MESSAGE, "message data is an empty array")
     return payload
+
+
+def _valid_text(value: Any) -> Any:
+    """The same JSON value with every lone surrogate replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_valid_text(element) for element in value]
+    if isinstance(value, dict):
+        return {_valid_text(key): _valid_text(element) for key, element in value.items()}
+    return value

@@ -430,6 +430,10 @@ class TestConsent:
         else:
             assert mapped.event.get("opt_out") is outcome
 
+    @pytest.mark.parametrize("state", [[], {}, ["denied"], 3])
+    def test_consent_state_of_any_shape_says_nothing(self, state):
+        assert one({**BASE, "consent_state": {"ad_storage": state}}).get("opt_out") is None
+
     def test_explicit_opt_out_stays(self):
         assert one({**BASE, "opt_out": True}, MappingConfig(consent_policy="ignore"))["opt_out"] is True
 

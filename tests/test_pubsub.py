@@ -85,3 +85,9 @@ def test_undecodable_data_has_a_named_reason(data, expected):
     with pytest.raises(InvalidEvent) as error:
         parse_events(data, 1_000 if expected == Reason.TOO_LARGE else 10_000_000)
     assert error.value.reason == expected
+
+
+def test_lone_surrogates_become_replacement_characters():
+    data = b'[{"a": "x\\ud800y", "\\udfff": ["\\ud83d\\ude00"]}]'
+    assert parse_events(data, 1_000) == [{"a": "x\ufffdy", "\ufffd": ["\U0001f600"]}]
+    "".join(str(v) for v in parse_events(data, 1_000)[0].values()).encode()  # encodable now
