@@ -54,27 +54,16 @@ def _choice(*choices: str) -> Callable[[str, str], str]:
     return parse
 
 
-def _int_between(low: int, high: int) -> Callable[[str, str], int]:
-    def parse(name: str, raw: str) -> int:
+def _number(cast: type[int] | type[float], low: float, high: float) -> Callable[[str, str], Any]:
+    what = "a whole number" if cast is int else "a number"
+
+    def parse(name: str, raw: str) -> int | float:
         try:
-            value = int(raw.strip())
+            value = cast(raw.strip())
         except ValueError:
-            raise ConfigError(f"{name} must be a whole number from {low} to {high}") from None
-        if not low <= value <= high:
-            raise ConfigError(f"{name} must be a whole number from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _float_between(low: float, high: float) -> Callable[[str, str], float]:
-    def parse(name: str, raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ConfigError(f"{name} must be a number from {low:g} to {high:g}") from None
-        if not low <= value <= high:
-            raise ConfigError(f"{name} must be a number from {low:g} to {high:g}")
+            value = None
+        if value is None or not low <= value <= high:
+            raise ConfigError(f"{name} must be {what} from {low:g} to {high:g}")
         return value
 
     return parse
@@ -189,8 +178,8 @@ _MAPPING_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str, str]]] =
     "DEFAULT_ACTION_SOURCE": (_choice(*_ACTION_SOURCES), "web", "default_action_source"),
     "DEFAULT_COUNTRY": (_country, "", "default_country"),
     "PARTNER_NAME": (_text, "", "partner_name"),
-    "MAX_EVENT_AGE_DAYS": (_int_between(1, 90), "7", "max_event_age_days"),
-    "MAX_MESSAGE_BYTES": (_int_between(1_000, 10_000_000), "1000000", "max_message_bytes"),
+    "MAX_EVENT_AGE_DAYS": (_number(int, 1, 90), "7", "max_event_age_days"),
+    "MAX_MESSAGE_BYTES": (_number(int, 1_000, 10_000_000), "1000000", "max_message_bytes"),
 }
 
 _DELIVERY_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str, str]]] = {
@@ -198,11 +187,11 @@ _DELIVERY_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str, str]]] 
     "PINTEREST_TEST_MODE": (to_bool, "false", "test_mode"),
     "DEAD_LETTER_TOPIC": (_topic, "", "dead_letter_topic"),
     "LOG_MODE": (_choice("console", "off"), "console", "log_mode"),
-    "PINTEREST_CONNECT_TIMEOUT_SECONDS": (_float_between(0.1, 60), "5", "connect_timeout"),
-    "PINTEREST_READ_TIMEOUT_SECONDS": (_float_between(0.1, 300), "15", "read_timeout"),
-    "DELIVERY_DEADLINE_SECONDS": (_float_between(1, 3600), "30", "deadline_seconds"),
-    "BATCH_WINDOW_MS": (_int_between(0, 5_000), "50", "batch_window_ms"),
-    "BATCH_MAX_EVENTS": (_int_between(1, 1_000), "1000", "batch_max_events"),
+    "PINTEREST_CONNECT_TIMEOUT_SECONDS": (_number(float, 0.1, 60), "5", "connect_timeout"),
+    "PINTEREST_READ_TIMEOUT_SECONDS": (_number(float, 0.1, 300), "15", "read_timeout"),
+    "DELIVERY_DEADLINE_SECONDS": (_number(float, 1, 3600), "30", "deadline_seconds"),
+    "BATCH_WINDOW_MS": (_number(int, 0, 5_000), "50", "batch_window_ms"),
+    "BATCH_MAX_EVENTS": (_number(int, 1, 1_000), "1000", "batch_max_events"),
 }
 
 #: Every variable the function reads, for the README and for tests.
