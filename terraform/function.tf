@@ -148,6 +148,9 @@ resource "google_cloudfunctions2_function" "forwarder" {
       DELIVERY_DEADLINE_SECONDS         = tostring(var.delivery_deadline_seconds)
       BATCH_WINDOW_MS                   = tostring(var.batch_window_ms)
       BATCH_MAX_EVENTS                  = tostring(var.batch_max_events)
+      # functions-framework's gunicorn serves THREADS requests at once (default: 4 per CPU);
+      # match the platform's concurrency so concurrent pushes can share Pinterest requests.
+      THREADS = tostring(var.max_instance_request_concurrency)
     }
 
     # The token reaches the function from Secret Manager only; Terraform state never holds it.

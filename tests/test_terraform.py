@@ -266,6 +266,12 @@ def test_function_reads_the_dead_letter_topic_terraform_made(tf: Tf) -> None:
     assert env["DEAD_LETTER_TOPIC"] == _ref("google_pubsub_topic", _dead_letter_topic(tf), "id")
 
 
+def test_the_server_runs_as_many_threads_as_the_platform_sends_requests(tf: Tf) -> None:
+    config = _service_config(tf)
+    assert config["max_instance_request_concurrency"] == "${var.max_instance_request_concurrency}"
+    assert config["environment_variables"]["THREADS"] == "${tostring(var.max_instance_request_concurrency)}"
+
+
 def test_pubsub_service_agent_has_exactly_the_dead_letter_grants(tf: Tf) -> None:
     agent = _locals(tf)["pubsub_service_agent"]
     assert re.fullmatch(
