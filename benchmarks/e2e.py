@@ -18,6 +18,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -111,7 +112,12 @@ def _load(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[
 
 def _run(name: str, env: Mapping[str, str], source: Path, args: argparse.Namespace, base_url: str) -> Result:
     bodies = _bodies(args.pushes)
-    with run_function(env, threads=args.concurrency, source=source) as function:
+    with (
+        tempfile.TemporaryDirectory() as logs,  # the function logs as deployed (LOG_MODE=console)
+        run_function(
+            env, log_path=Path(logs) / "function.log", threads=args.concurrency, source=source
+        ) as function,
+    ):
         _load(function.url, bodies[: args.concurrency], args.concurrency)  # warm up the instance
         requests.post(f"{base_url.removesuffix('/v5')}/_standin/reset", timeout=10)
         seconds, latencies, failures = _load(function.url, bodies, args.concurrency)
@@ -158,7 +164,6 @@ def main() -> int:
             "PINTEREST_AD_ACCOUNT_ID": "549000000000",
             "PINTEREST_ACCESS_TOKEN": TOKEN,
             "PINTEREST_API_BASE_URL": base_url,
-            "LOG_MODE": "off",
         }
         results = [
             _run("do-nothing function", {}, NOOP_SOURCE, args, base_url),
