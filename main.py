@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from typing import TYPE_CHECKING
 
+import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 
 from lib.errors import ConfigError, TransientError
-from lib.logs import log
+from lib.logs import log, set_trace
 from lib.pubsub import message_from_cloud_event
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ def _instance() -> Forwarder:
 @functions_framework.cloud_event
 def handle_pubsub(cloud_event: CloudEvent) -> None:
     """Map and forward the GA4 events of one push; raise TransientError to have it redelivered."""
+    set_trace(flask.request.headers.get("X-Cloud-Trace-Context"), os.environ.get("GOOGLE_CLOUD_PROJECT"))
     _instance().process(message_from_cloud_event(cloud_event))
 
 

@@ -10,9 +10,10 @@ import json
 import re
 import sys
 import threading
+from contextvars import ContextVar
 from typing import Any, Final, TextIO
 
-__all__ = ["ALLOWED_FIELDS", "configure", "log", "scrub"]
+__all__ = ["ALLOWED_FIELDS", "configure", "log", "scrub", "set_trace"]
 
 #: Field names a log line may carry besides `severity` and `message`. Values are ids, names,
 #: counts, statuses and reasons: never event data.
@@ -36,7 +37,6 @@ ALLOWED_FIELDS: Final = frozenset(
         "status",
         "test_mode",
         "variable",
-        "logging.googleapis.com/trace",
     }
 )
 
@@ -48,6 +48,8 @@ _ECHOES: Final = re.compile(
     r"|\b\d{1,3}(?:\.\d{1,3}){3}\b"  # IPv4
     r"|(?<![\w:])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])"  # IPv6, '::1' included
 )
+_TRACE_FIELD: Final = "logging.googleapis.com/trace"
+_trace: ContextVar[str | None] = ContextVar("trace", default=None)
 _lock = threading.Lock()
 _state: dict[str, Any] = {"enabled": True, "stream": None}
 
@@ -58,12 +60,21 @@ def configure(*, enabled: bool, stream: TextIO | None = None) -> None:
     _state["stream"] = stream
 
 
+def set_trace(header: str | None, project: str | None) -> None:
+    """Tie this request's log lines to its trace, from the `X-Cloud-Trace-Context` header."""
+    trace_id = header.split("/", 1)[0].strip() if header else ""
+    _trace.set(f"projects/{project}/traces/{trace_id}" if trace_id and project else None)
+
+
 def log(severity: str, message: str, **fields: Any) -> None:
     """Write one structured line; fields outside the allow-list are silently left out."""
     if not _state["enabled"]:
         return
     entry = {"severity": severity, "message": message}
     entry.update((key, value) for key, value in fields.items() if key in ALLOWED_FIELDS)
+    trace = _trace.get()
+    if trace:
+        entry[_TRACE_FIELD] = trace
     line = json.dumps(entry, separators=(",", ":"), default=str)
     stream = _state["stream"] or sys.stdout
     with _lock:

@@ -151,6 +151,8 @@ resource "google_cloudfunctions2_function" "forwarder" {
       # functions-framework's gunicorn serves THREADS requests at once (default: 4 per CPU);
       # match the platform's concurrency so concurrent pushes can share Pinterest requests.
       THREADS = tostring(var.max_instance_request_concurrency)
+      # Lets log lines name their trace (projects/P/traces/T) for Cloud Logging.
+      GOOGLE_CLOUD_PROJECT = var.project_id
     }
 
     # The token reaches the function from Secret Manager only; Terraform state never holds it.

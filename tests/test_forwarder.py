@@ -143,6 +143,7 @@ def client(monkeypatch, request):
     main._build.cache_clear()
     yield app.test_client(), main
     main._build.cache_clear()
+    logs.set_trace(None, None)  # requests ran in this thread
 
 
 @pytest.mark.parametrize("client", [{"SKIP_EVENTS": "purchase"}], indirect=True)
@@ -180,3 +181,22 @@ def test_a_processed_push_is_acknowledged(client, monkeypatch):
     monkeypatch.setattr(main, "_instance", lambda: forwarder(send))
     assert test_client.post("/", json=push_body([GOOD, GOOD], message_id="77")).status_code == 200
     assert [e["event_id"] for e in requests[0]] == ["77-0", "77-1"]
+
+
+def test_an_eventarc_cloud_event_is_handled_too(client, monkeypatch, capsys):
+    test_client, main = client
+    send, requests = sender()
+    monkeypatch.setattr(main, "_instance", lambda: forwarder(send))
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "acme")
+    headers = {
+        "ce-id": "ce-9",
+        "ce-specversion": "1.0",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": "//pubsub.googleapis.com/projects/acme/topics/ga4",
+        "X-Cloud-Trace-Context": "0123456789abcdef0123456789abcdef/1;o=1",
+    }
+    body = {**push_body(GOOD, message_id="9"), "subscription": "projects/acme/subscriptions/eventarc"}
+    assert test_client.post("/", json=body, headers=headers).status_code == 200
+    assert [e["event_id"] for e in requests[0]] == ["9-0"]
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["logging.googleapis.com/trace"] == "projects/acme/traces/0123456789abcdef0123456789abcdef"
