@@ -27,11 +27,6 @@ from lib.pubsub import Message, parse_events
 __all__ = ["EventOutcome", "Forwarder", "Outcomes", "build_forwarder"]
 
 _SEVERITY: Final = {"processed": "INFO", "skipped": "INFO", "rejected": "WARNING", "deferred": "WARNING"}
-_RESULT_NAMES: Final = {
-    Outcome.PROCESSED: "processed",
-    Outcome.REJECTED: "rejected",
-    Outcome.DEFERRED: "deferred",
-}
 
 
 @dataclass(frozen=True)
@@ -120,7 +115,7 @@ def _outcome(mapped: Mapped, result: EventResult | None) -> EventOutcome:
         name = "rejected" if isinstance(mapped.error, InvalidEvent) else "skipped"
         return EventOutcome(mapped.index, name, str(mapped.error.reason), mapped.error.detail)
     assert result is not None, "every accepted event has a delivery result"
-    name = _RESULT_NAMES[result.outcome]
+    name = str(result.outcome)  # processed, rejected or deferred
     reason = str(Reason.PINTEREST_REJECTED) if result.outcome is Outcome.REJECTED else result.detail
     return EventOutcome(mapped.index, name, reason, result.detail)
 
