@@ -178,15 +178,27 @@ def _clean(field: Field, raw: Any, ctx: EventContext) -> Any:
     return sha256_hex(cleaned) if field.hashed else cleaned
 
 
+def _first(field: Field, group: Sequence[Any], ctx: EventContext) -> Any:
+    for raw in group:
+        value = _clean(field, raw, ctx)
+        if value is not None:
+            return value
+    return None
+
+
+def _all(field: Field, group: Sequence[Any], ctx: EventContext) -> list[Any] | None:
+    raws = [part for raw in group for part in _list_text(raw)] if field.text else group
+    values = [value for value in (_clean(field, raw, ctx) for raw in raws) if value is not None]
+    return (list(dict.fromkeys(values)) if field.text else values) or None
+
+
 def resolve(field: Field, ctx: EventContext) -> Any:
     """The field's value: the first source with a usable value wins, else the field's fallback."""
+    pick = _all if field.many else _first
     for group in _raw_groups(field, ctx):
-        if not group:
-            continue
-        raws = [part for raw in group for part in _list_text(raw)] if field.many and field.text else group
-        values = [v for v in (_clean(field, raw, ctx) for raw in raws) if v is not None]
-        if values:
-            return (list(dict.fromkeys(values)) if field.text else values) if field.many else values[0]
+        value = pick(field, group, ctx) if group else None
+        if value is not None:
+            return value
     return field.fallback(ctx) if field.fallback else None
 
 
