@@ -2,10 +2,10 @@
 
     python -m benchmarks.transform [--events N]
 
-Prints events per second (best of five interleaved rounds) for the purchase fixture (JSON parse + map + JSON dump of the body),
-the floor (JSON parse + the same SHA-256 calls + JSON dump of the result) and their ratio, and
-the time of `import main` (in a fresh interpreter, and once functions-framework, which serves
-it, is loaded).
+Prints events per second, best of five interleaved rounds, for the purchase fixture (JSON parse
++ map + JSON dump of the body), the floor (JSON parse + the same SHA-256 calls + JSON dump of the
+result) and their ratio, and the time of `import main` (in a fresh interpreter, and once
+functions-framework, which serves it, is loaded).
 """
 
 from __future__ import annotations
