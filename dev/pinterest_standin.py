@@ -17,6 +17,7 @@ import json
 import random
 import re
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -437,6 +438,11 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], standin: StandIn) -> None:
         super().__init__(address, _Handler)
         self.standin = standin
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (its timeout ran out) is expected here; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
