@@ -22,7 +22,7 @@ from lib.pinterest import EventResult
 
 __all__ = ["Batcher"]
 
-Send = Callable[[Sequence[dict[str, Any]]], list[EventResult]]
+_Send = Callable[[Sequence[dict[str, Any]]], list[EventResult]]
 
 
 @dataclass(eq=False)
@@ -37,7 +37,7 @@ class _Batch:
 class Batcher:
     """Collects events from concurrent pushes for at most `window` seconds or `max_events`."""
 
-    def __init__(self, send: Send, *, window: float, max_events: int) -> None:
+    def __init__(self, send: _Send, *, window: float, max_events: int) -> None:
         self._send = send
         self._window = window
         self._max_events = max_events

@@ -19,16 +19,16 @@ from lib.replay import REASONS, format_report, replay
 
 __all__ = ["main"]
 
-EXIT_OK: Final = 0
-EXIT_NOT_ALL_SENT: Final = 1
-EXIT_USAGE: Final = 2
+_EXIT_OK: Final = 0
+_EXIT_NOT_ALL_SENT: Final = 1
+_EXIT_USAGE: Final = 2
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(EXIT_USAGE)
+        raise SystemExit(_EXIT_USAGE)
 
 
 def _read_input(path: str) -> bytes:
@@ -45,10 +45,10 @@ def _preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         events = parse_events(_read_input(args.file), config.max_message_bytes)
     except OSError as error:
         err.write(f"preview: cannot read input: {error.strerror}\n")
-        return EXIT_USAGE
+        return _EXIT_USAGE
     except InvalidEvent as error:
         err.write(json.dumps({"reason": str(error.reason), "detail": error.detail}) + "\n")
-        return EXIT_USAGE
+        return _EXIT_USAGE
     now = time.time() if args.now is None else args.now
     mapped = map_events(events, message_id=args.message_id, config=config, now=now)
     out.write(
@@ -58,7 +58,7 @@ def _preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if m.error is not None:
             line = {"index": m.index, "outcome": type(m.error).__name__, "reason": str(m.error.reason)}
             err.write(json.dumps({**line, "detail": m.error.detail}) + "\n")
-    return EXIT_OK if all(m.event is not None for m in mapped) else EXIT_NOT_ALL_SENT
+    return _EXIT_OK if all(m.event is not None for m in mapped) else _EXIT_NOT_ALL_SENT
 
 
 def _publish(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -67,17 +67,17 @@ def _publish(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         messages = [message_for(event) for event in read_events(_read_input(args.file))]
     except OSError as error:
         err.write(f"publish: cannot read input: {error.strerror}\n")
-        return EXIT_USAGE
+        return _EXIT_USAGE
     except InputError as error:
         err.write(f"publish: {error}\n")
-        return EXIT_USAGE
+        return _EXIT_USAGE
     results = publish(args.topic, messages)
     for result in results:
         if result.message_id:
             out.write(f"{result.message_id}\n")
         else:
             err.write(json.dumps({"index": result.index, "error": result.error}) + "\n")
-    return EXIT_OK if all(result.message_id for result in results) else EXIT_NOT_ALL_SENT
+    return _EXIT_OK if all(result.message_id for result in results) else _EXIT_NOT_ALL_SENT
 
 
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -86,8 +86,8 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(format_report(report))
     if report.error:
         err.write(f"replay: stopped: {report.error}\n")
-        return EXIT_USAGE
-    return EXIT_NOT_ALL_SENT if report.failed else EXIT_OK
+        return _EXIT_USAGE
+    return _EXIT_NOT_ALL_SENT if report.failed else _EXIT_OK
 
 
 def _resource(kind: str) -> Callable[[str], str]:
@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return run(args, out or sys.stdout, err or sys.stderr)
     except ConfigError as error:
         (err or sys.stderr).write(f"configuration error: {error}\n")
-        return EXIT_USAGE
+        return _EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ class EventContext:
     @_lazy
     def contents(self) -> list[dict[str, Any]]:
         """Pinterest contents from explicit `contents` or GA4 `items` (shared by value, ids, count)."""
-        return resolve(CONTENTS, self) or []
+        return _resolve(CONTENTS, self) or []
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ def _all(field: Field, group: Sequence[Any], ctx: EventContext) -> list[Any] | N
     return (list(dict.fromkeys(values)) if field.text else values) or None
 
 
-def resolve(field: Field, ctx: EventContext) -> Any:
+def _resolve(field: Field, ctx: EventContext) -> Any:
     """The field's value: the first source with a usable value wins, else the field's fallback."""
     pick = _all if field.many else _first
     for group in _raw_groups(field, ctx):
@@ -210,7 +210,7 @@ def _section(table: Mapping[str, Field], ctx: EventContext) -> dict[str, Any]:
             or not field.paths.isdisjoint(ctx.paths)
             or field.name in ctx.config.data_overrides
         ):
-            value = resolve(field, ctx)
+            value = _resolve(field, ctx)
             if value is not None:
                 section[key] = value
     return section
