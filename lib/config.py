@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from lib.errors import ConfigError
 
@@ -28,7 +28,6 @@ __all__ = [
 
 DEFAULT_API_BASE_URL: Final = "https://api.pinterest.com/v5"
 
-_T = TypeVar("_T")
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
 _ACTION_SOURCES: Final = ("web", "app_android", "app_ios", "offline")
@@ -124,9 +123,13 @@ def _url(name: str, raw: str) -> str:
     return value
 
 
-def _read(env: Mapping[str, str], name: str, parse: Callable[[str, str], _T], default: str) -> _T:
-    raw = env.get(name)
-    return parse(name, default if raw is None or not raw.strip() else raw)
+def _read(
+    env: Mapping[str, str], table: Mapping[str, tuple[Callable[[str, str], Any], str]]
+) -> dict[str, Any]:
+    """The attributes of the variables that are set, each parsed (and so validated)."""
+    return {
+        attr: parse(name, raw) for name, (parse, attr) in table.items() if (raw := env.get(name, "")).strip()
+    }
 
 
 @dataclass(frozen=True)
@@ -165,33 +168,33 @@ class DeliveryConfig:
     batch_max_events: int = 1000
 
 
-# name -> (parser, default as the environment would spell it, MappingConfig attribute)
-_MAPPING_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str, str]]] = {
-    "EVENT_NAME_MAP": (_string_map, "{}", "event_name_map"),
-    "EVENT_NAME_OVERRIDE": (_text, "", "event_name_override"),
-    "UNMAPPED_EVENTS": (_choice("custom", "passthrough", "drop"), "custom", "unmapped_events"),
-    "FORWARD_EVENTS": (_name_set, "", "forward_events"),
-    "SKIP_EVENTS": (_name_set, "", "skip_events"),
-    "DATA_OVERRIDES": (_json_object, "{}", "data_overrides"),
-    "CONSENT_POLICY": (_choice("respect", "opt_out", "ignore"), "respect", "consent_policy"),
-    "EXTERNAL_ID_FROM_USER_ID": (to_bool, "true", "external_id_from_user_id"),
-    "DEFAULT_ACTION_SOURCE": (_choice(*_ACTION_SOURCES), "web", "default_action_source"),
-    "DEFAULT_COUNTRY": (_country, "", "default_country"),
-    "PARTNER_NAME": (_text, "", "partner_name"),
-    "MAX_EVENT_AGE_DAYS": (_number(int, 1, 90), "7", "max_event_age_days"),
-    "MAX_MESSAGE_BYTES": (_number(int, 1_000, 10_000_000), "1000000", "max_message_bytes"),
+# name -> (parser, attribute); a variable that is unset or blank keeps the attribute's default
+_MAPPING_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str]]] = {
+    "EVENT_NAME_MAP": (_string_map, "event_name_map"),
+    "EVENT_NAME_OVERRIDE": (_text, "event_name_override"),
+    "UNMAPPED_EVENTS": (_choice("custom", "passthrough", "drop"), "unmapped_events"),
+    "FORWARD_EVENTS": (_name_set, "forward_events"),
+    "SKIP_EVENTS": (_name_set, "skip_events"),
+    "DATA_OVERRIDES": (_json_object, "data_overrides"),
+    "CONSENT_POLICY": (_choice("respect", "opt_out", "ignore"), "consent_policy"),
+    "EXTERNAL_ID_FROM_USER_ID": (to_bool, "external_id_from_user_id"),
+    "DEFAULT_ACTION_SOURCE": (_choice(*_ACTION_SOURCES), "default_action_source"),
+    "DEFAULT_COUNTRY": (_country, "default_country"),
+    "PARTNER_NAME": (_text, "partner_name"),
+    "MAX_EVENT_AGE_DAYS": (_number(int, 1, 90), "max_event_age_days"),
+    "MAX_MESSAGE_BYTES": (_number(int, 1_000, 10_000_000), "max_message_bytes"),
 }
 
-_DELIVERY_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str, str]]] = {
-    "PINTEREST_API_BASE_URL": (_url, DEFAULT_API_BASE_URL, "api_base_url"),
-    "PINTEREST_TEST_MODE": (to_bool, "false", "test_mode"),
-    "DEAD_LETTER_TOPIC": (_topic, "", "dead_letter_topic"),
-    "LOG_MODE": (_choice("console", "off"), "console", "log_mode"),
-    "PINTEREST_CONNECT_TIMEOUT_SECONDS": (_number(float, 0.1, 60), "5", "connect_timeout"),
-    "PINTEREST_READ_TIMEOUT_SECONDS": (_number(float, 0.1, 300), "15", "read_timeout"),
-    "DELIVERY_DEADLINE_SECONDS": (_number(float, 1, 3600), "30", "deadline_seconds"),
-    "BATCH_WINDOW_MS": (_number(int, 0, 5_000), "50", "batch_window_ms"),
-    "BATCH_MAX_EVENTS": (_number(int, 1, 1_000), "1000", "batch_max_events"),
+_DELIVERY_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str]]] = {
+    "PINTEREST_API_BASE_URL": (_url, "api_base_url"),
+    "PINTEREST_TEST_MODE": (to_bool, "test_mode"),
+    "DEAD_LETTER_TOPIC": (_topic, "dead_letter_topic"),
+    "LOG_MODE": (_choice("console", "off"), "log_mode"),
+    "PINTEREST_CONNECT_TIMEOUT_SECONDS": (_number(float, 0.1, 60), "connect_timeout"),
+    "PINTEREST_READ_TIMEOUT_SECONDS": (_number(float, 0.1, 300), "read_timeout"),
+    "DELIVERY_DEADLINE_SECONDS": (_number(float, 1, 3600), "deadline_seconds"),
+    "BATCH_WINDOW_MS": (_number(int, 0, 5_000), "batch_window_ms"),
+    "BATCH_MAX_EVENTS": (_number(int, 1, 1_000), "batch_max_events"),
 }
 
 #: Every variable the function reads, for the README and for tests.
@@ -206,11 +209,9 @@ ALL_VARIABLES: Final = (
 def load_mapping_config(env: Mapping[str, str] | None = None) -> MappingConfig:
     """Build the mapping configuration from `env` (default: the process environment)."""
     env = os.environ if env is None else env
-    values = {
-        attr: _read(env, name, parse, default) for name, (parse, default, attr) in _MAPPING_VARS.items()
-    }
-    _check_overrides(values["data_overrides"])
-    return MappingConfig(**values)
+    config = MappingConfig(**_read(env, _MAPPING_VARS))
+    _check_overrides(config.data_overrides)
+    return config
 
 
 def load_delivery_config(env: Mapping[str, str] | None = None) -> DeliveryConfig:
@@ -219,11 +220,8 @@ def load_delivery_config(env: Mapping[str, str] | None = None) -> DeliveryConfig
     token = env.get("PINTEREST_ACCESS_TOKEN", "").strip()
     if not token:
         raise ConfigError("PINTEREST_ACCESS_TOKEN must be set (the Conversions API access token)")
-    values = {
-        attr: _read(env, name, parse, default) for name, (parse, default, attr) in _DELIVERY_VARS.items()
-    }
-    account = _read(env, "PINTEREST_AD_ACCOUNT_ID", _ad_account, "")
-    return DeliveryConfig(ad_account_id=account, access_token=token, **values)
+    account = _ad_account("PINTEREST_AD_ACCOUNT_ID", env.get("PINTEREST_AD_ACCOUNT_ID", ""))
+    return DeliveryConfig(ad_account_id=account, access_token=token, **_read(env, _DELIVERY_VARS))
 
 
 def _check_overrides(overrides: Mapping[str, Any]) -> None:
