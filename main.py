@@ -11,12 +11,12 @@ import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from lib.delivery.messages import message_from_cloud_event
 from lib.errors import ConfigError, TransientError
 from lib.logs import log, set_trace
-from lib.pubsub import message_from_cloud_event
 
 if TYPE_CHECKING:
-    from lib.forwarder import Forwarder
+    from lib.delivery.forwarder import Forwarder
 
 _lock = threading.Lock()
 
@@ -25,7 +25,7 @@ _lock = threading.Lock()
 def _build() -> Forwarder:
     # Imported here: the mapping tables, phonenumbers and requests load on the first push,
     # which keeps `import main` (the instance's start) fast.
-    from lib.forwarder import build_forwarder
+    from lib.delivery.forwarder import build_forwarder
 
     return build_forwarder()
 

@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lib.config import MappingConfig
-from lib.mapping import map_events
+from lib.mapping import MappingConfig, map_events
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = 1_764_317_200

@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Final, TextIO
 
+from lib.commands.publish import InputError, message_for, publish, read_events
+from lib.commands.replay import REASONS, format_report, replay
 from lib.config import load_mapping_config
+from lib.delivery.messages import parse_events
 from lib.errors import ConfigError, InvalidEvent
 from lib.mapping import map_events
-from lib.publish import InputError, message_for, publish, read_events
-from lib.pubsub import parse_events
-from lib.replay import REASONS, format_report, replay
 
 __all__ = ["main"]
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lib.errors import ConfigError
+from lib.mapping import OVERRIDABLE, MappingConfig
 
 __all__ = [
     "ALL_VARIABLES",
     "DEFAULT_API_BASE_URL",
     "DeliveryConfig",
-    "MappingConfig",
     "load_delivery_config",
     "load_mapping_config",
     "to_bool",
@@ -133,25 +133,6 @@ def _read(
 
 
 @dataclass(frozen=True)
-class MappingConfig:
-    """How GA4 events become Pinterest events."""
-
-    event_name_map: Mapping[str, str] = field(default_factory=dict)
-    event_name_override: str = ""
-    unmapped_events: str = "custom"
-    forward_events: frozenset[str] = frozenset()
-    skip_events: frozenset[str] = frozenset()
-    data_overrides: Mapping[str, Any] = field(default_factory=dict)
-    consent_policy: str = "respect"
-    external_id_from_user_id: bool = True
-    default_action_source: str = "web"
-    default_country: str = ""
-    partner_name: str = ""
-    max_event_age_days: int = 7
-    max_message_bytes: int = 1_000_000
-
-
-@dataclass(frozen=True)
 class DeliveryConfig:
     """Where and how events are sent, dead-lettered and logged."""
 
@@ -225,9 +206,6 @@ def load_delivery_config(env: Mapping[str, str] | None = None) -> DeliveryConfig
 
 
 def _check_overrides(overrides: Mapping[str, Any]) -> None:
-    # Imported here: the parameter table imports this module for MappingConfig.
-    from lib.parameters import OVERRIDABLE
-
     unknown = sorted(set(overrides) - OVERRIDABLE)
     if unknown:
         raise ConfigError(

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from lib.pinterest import EventResult, Outcome
-from lib.pubsub import Message
+from lib.delivery.client import EventResult, Outcome
+from lib.delivery.messages import Message
 
 
 class FakePublisher:

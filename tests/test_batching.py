@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from dev.pinterest_standin import FailEvents, Normal, StandIn
-from lib.batching import Batcher
-from lib.config import DeliveryConfig, MappingConfig
-from lib.deadletter import DeadLetter
+from lib.config import DeliveryConfig
+from lib.delivery.batching import Batcher
+from lib.delivery.client import EventResult, Outcome, PinterestClient, RetryPolicy
+from lib.delivery.deadletter import DeadLetter
+from lib.delivery.forwarder import Forwarder
 from lib.errors import TransientError
-from lib.forwarder import Forwarder
-from lib.pinterest import EventResult, Outcome, PinterestClient, RetryPolicy
+from lib.mapping import MappingConfig
 from tests.fakes import FakePublisher, message, sender
 
 NOW = time.time()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lib.config import ALL_VARIABLES, DeliveryConfig, MappingConfig, load_delivery_config, load_mapping_config
+from lib.config import ALL_VARIABLES, DeliveryConfig, load_delivery_config, load_mapping_config
 from lib.errors import ConfigError
+from lib.mapping import MappingConfig
 
 CREDENTIALS = {"PINTEREST_AD_ACCOUNT_ID": "549755885175", "PINTEREST_ACCESS_TOKEN": "pina_secret_token"}
 

@@ -12,12 +12,12 @@ import pytest
 from functions_framework import create_app
 
 from lib import logs
-from lib.batching import Batcher
-from lib.config import MappingConfig
-from lib.deadletter import DeadLetter
+from lib.delivery.batching import Batcher
+from lib.delivery.client import EventResult, Outcome
+from lib.delivery.deadletter import DeadLetter
+from lib.delivery.forwarder import Forwarder
 from lib.errors import AuthError, TransientError
-from lib.forwarder import Forwarder
-from lib.pinterest import EventResult, Outcome
+from lib.mapping import MappingConfig
 from tests.conftest import ROOT
 from tests.fakes import FakePublisher, message, sender
 

@@ -27,14 +27,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lib import logs
-from lib.batching import Batcher
-from lib.config import MappingConfig
-from lib.deadletter import DeadLetter
+from lib.delivery.batching import Batcher
+from lib.delivery.client import EventResult, Outcome
+from lib.delivery.deadletter import DeadLetter
+from lib.delivery.forwarder import Forwarder, Outcomes
+from lib.delivery.messages import Message, parse_events
 from lib.errors import InvalidEvent, Reason, SkippedEvent, TransientError
-from lib.forwarder import Forwarder, Outcomes
-from lib.mapping import map_events
-from lib.pinterest import EventResult, Outcome
-from lib.pubsub import Message, parse_events
+from lib.mapping import MappingConfig, map_events
 from tests.fakes import FakePublisher, message
 
 FUZZ = settings(
@@ -253,7 +252,7 @@ def log_strings(text: str) -> list[str]:
 class FakePinterest:
     """A deliver function answering each event processed (0), failed (1) or deferred (2).
 
-    A failure echoes what Pinterest was sent, scrubbed as lib.pinterest scrubs Pinterest's errors.
+    A failure echoes what Pinterest was sent, scrubbed as lib.delivery.client scrubs Pinterest's errors.
     """
 
     answers: Sequence[int]

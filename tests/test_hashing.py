@@ -1,4 +1,4 @@
-"""lib.hashing: the SHA-256 primitive and the "already a digest" predicate."""
+"""lib.mapping.hashing: the SHA-256 primitive and the "already a digest" predicate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.hashing import is_sha256_hex, sha256_hex
+from lib.mapping.hashing import is_sha256_hex, sha256_hex
 
 EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 HEX_DIGITS = st.sampled_from(string.hexdigits)  # 0-9, a-f and A-F

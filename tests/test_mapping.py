@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from lib.config import MappingConfig
 from lib.errors import Reason
-from lib.mapping import Mapped, map_events
+from lib.mapping import Mapped, MappingConfig, map_events
 from tests.conftest import FIXTURE_NOW, load_fixture
 
 NOW = 1_800_000_000

@@ -1,4 +1,4 @@
-"""lib.normalise: one class per Pinterest rule, tables of examples first, then properties."""
+"""lib.mapping.normalise: one class per Pinterest rule, tables of examples first, then properties."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from lib import normalise
+from lib.mapping import normalise
 
 PROPERTY = settings(max_examples=200, deadline=None)  # no deadline: the first call builds a cached index
 COUNTRIES = st.sampled_from(["", "us", "US", "gb", "de", "fr", "in", "br", "jp", "it", "au", "ca", "nl"])

@@ -19,10 +19,8 @@ import requests
 
 from dev.harness import Emulator, emulator_available, run_emulator
 from lib import cli
-from lib.deadletter import DEAD_LETTER_ATTRIBUTES, letter_for
-from lib.errors import InvalidEvent, Reason
-from lib.publish import InputError, Outgoing, Published, message_for, publish, read_events
-from lib.replay import (
+from lib.commands.publish import InputError, Outgoing, Published, message_for, publish, read_events
+from lib.commands.replay import (
     DELIVERY_ATTEMPTS_EXHAUSTED,
     Report,
     format_report,
@@ -31,6 +29,8 @@ from lib.replay import (
     replay,
     select,
 )
+from lib.delivery.deadletter import DEAD_LETTER_ATTRIBUTES, letter_for
+from lib.errors import InvalidEvent, Reason
 from tests.conftest import ROOT, load_fixture
 
 PUBSUB_DEAD_LETTER = {
@@ -267,7 +267,7 @@ class Topics:
         return messages
 
     def park(self, data: bytes, attributes: dict[str, str], reason: Reason, index: int | None = None) -> None:
-        """Dead-letter a message the way lib.deadletter does."""
+        """Dead-letter a message the way lib.delivery.deadletter does."""
         error = InvalidEvent(reason, "a detail")
         letter = letter_for(data, error, message_id="m-1", source_attributes=attributes, event_index=index)
         self.emulator.publish(self.dead_letter, letter.data, letter.attributes)

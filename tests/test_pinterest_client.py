@@ -15,8 +15,7 @@ from requests.adapters import HTTPAdapter
 from dev.pinterest_standin import Delay, Drop, FailEvents, Normal, Reject422, StandIn, Status, sample_event
 from lib import logs
 from lib.config import DeliveryConfig
-from lib.errors import AuthError
-from lib.pinterest import (
+from lib.delivery.client import (
     MAX_EVENTS_PER_REQUEST,
     DeadlineRetry,
     EventResult,
@@ -24,6 +23,7 @@ from lib.pinterest import (
     PinterestClient,
     RetryPolicy,
 )
+from lib.errors import AuthError
 
 TOKEN = "pina_client-test-token-3c9a1f5e"
 ACCOUNT = "549755885175"

@@ -11,7 +11,8 @@ import pytest
 
 import lib
 
-MODULES = sorted(info.name for info in pkgutil.iter_modules(lib.__path__))
+MODULES = sorted(info.name for info in pkgutil.walk_packages(lib.__path__, prefix="lib.") if not info.ispkg)
+PACKAGES = sorted(info.name for info in pkgutil.walk_packages(lib.__path__, prefix="lib.") if info.ispkg)
 
 
 def _top_level_public_names(path: Path) -> set[str]:
@@ -28,5 +29,17 @@ def _top_level_public_names(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("name", MODULES)
 def test_all_lists_exactly_the_public_names(name):
-    module = importlib.import_module(f"lib.{name}")
+    module = importlib.import_module(name)
     assert sorted(module.__all__) == sorted(_top_level_public_names(Path(module.__file__)))
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_a_package_exports_only_names_its_modules_define(name):
+    package = importlib.import_module(name)
+    exported = getattr(package, "__all__", [])
+    assert all(
+        getattr(package, export).__module__.startswith(name)
+        for export in exported
+        if callable(getattr(package, export))
+    )
+    assert set(exported) <= set(vars(package))

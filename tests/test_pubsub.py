@@ -8,8 +8,8 @@ import json
 import pytest
 from cloudevents.http import CloudEvent
 
+from lib.delivery.messages import message_from_cloud_event, parse_events
 from lib.errors import InvalidEvent, Reason
-from lib.pubsub import message_from_cloud_event, parse_events
 
 CE_ATTRIBUTES = {
     "id": "ce-1",

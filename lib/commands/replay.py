@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Final
 
-from lib.deadletter import DEAD_LETTER_ATTRIBUTES
+from lib.commands.publish import Outgoing, publish
+from lib.delivery.deadletter import DEAD_LETTER_ATTRIBUTES
 from lib.errors import Reason
 from lib.logs import scrub
-from lib.publish import Outgoing, publish
 
 __all__ = [
     "DELIVERY_ATTEMPTS_EXHAUSTED",

@@ -13,11 +13,11 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from lib import normalise
 from lib.errors import InvalidEvent, Reason
+from lib.mapping import normalise
 
 if TYPE_CHECKING:
-    from lib.mapping import EventContext
+    from lib.mapping.interpret import EventContext
 
 __all__ = [
     "CONTENTS",

@@ -1,6 +1,6 @@
 """Turn GA4 server-container events into Pinterest Conversions API events (pure, no I/O).
 
-The generic interpreter of the tables in `lib.parameters`: resolve each field's sources,
+The generic interpreter of the tables in `lib.mapping.parameters`: resolve each field's sources,
 normalise, hash, then validate the event as a whole (time window, match keys).
 """
 
@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-from lib.config import MappingConfig
-from lib.consent import opt_out_from_consent, read_consent
 from lib.errors import InvalidEvent, NotForwarded, Reason, SkippedEvent
-from lib.events import is_forwarded, pinterest_event_name
-from lib.hashing import is_sha256_hex, sha256_hex
-from lib.parameters import CONTENTS, CUSTOM_DATA, EVENT, USER_DATA, Field, Gated, Source, scalar_text
+from lib.mapping.consent import opt_out_from_consent, read_consent
+from lib.mapping.events import is_forwarded, pinterest_event_name
+from lib.mapping.hashing import is_sha256_hex, sha256_hex
+from lib.mapping.parameters import CONTENTS, CUSTOM_DATA, EVENT, USER_DATA, Field, Gated, Source, scalar_text
+from lib.mapping.settings import MappingConfig
 
 __all__ = ["EventContext", "Mapped", "map_event", "map_events"]
 

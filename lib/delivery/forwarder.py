@@ -14,15 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from lib.batching import Batcher
-from lib.config import MappingConfig, load_delivery_config, load_mapping_config
-from lib.deadletter import DeadLetter, Letter, letter_for
+from lib.config import load_delivery_config, load_mapping_config
+from lib.delivery.batching import Batcher
+from lib.delivery.client import EventResult, Outcome, PinterestClient
+from lib.delivery.deadletter import DeadLetter, Letter, letter_for
+from lib.delivery.messages import Message, parse_events
 from lib.errors import InvalidEvent, Reason, TransientError
 from lib.logs import configure as configure_logs
 from lib.logs import log
-from lib.mapping import Mapped, map_events
-from lib.pinterest import EventResult, Outcome, PinterestClient
-from lib.pubsub import Message, parse_events
+from lib.mapping import Mapped, MappingConfig, map_events
 
 __all__ = ["EventOutcome", "Forwarder", "Outcomes", "build_forwarder"]
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.pinterest import EventResult
+from lib.delivery.client import EventResult
 
 __all__ = ["Batcher"]
 

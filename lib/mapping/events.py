@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from lib.config import MappingConfig
 from lib.errors import Reason, SkippedEvent
+from lib.mapping.settings import MappingConfig
 
 __all__ = ["GA4_TO_PINTEREST", "PINTEREST_EVENTS", "is_forwarded", "pinterest_event_name"]
 
