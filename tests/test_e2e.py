@@ -275,7 +275,8 @@ def _secrets_and_pii() -> dict[str, str]:
 
 def test_logs_hold_no_token_pii_ip_user_agent_or_url():
     """Runs last: every log line the functions wrote during this module."""
-    assert _LOGS, "no function ran"
+    if not _LOGS:
+        pytest.skip(f"no function ran in this module: {emulator_available() or 'its tests were deselected'}")
     text = "\n".join(path.read_text() for path in _LOGS if path.exists())
     assert '"message":"event processed"' in text  # the logs were written, so the check means something
     leaks = {label for label, value in _secrets_and_pii().items() if value.lower() in text.lower()}
