@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import hcl2
 import pytest
 
-from lib.config import ALL_VARIABLES, load_delivery_config, load_mapping_config
+from lib.config import ALL_VARIABLES, load_config
 
 TF_DIR = Path(__file__).resolve().parents[1] / "terraform"
 Tf = dict[str, list[Any]]  # python-hcl2's view of every .tf file, merged by top-level key
@@ -241,8 +241,7 @@ def test_terraform_defaults_are_the_function_defaults(tf: Tf) -> None:
         name: _env_string(variables[name.lower()]["default"])
         for name in set(ALL_VARIABLES) - _SET_BY_TERRAFORM - set(required)
     }
-    assert load_mapping_config(env) == load_mapping_config({})
-    assert load_delivery_config({**env, **required}) == load_delivery_config(required)
+    assert load_config({**env, **required}) == load_config(required)
 
 
 @pytest.mark.parametrize("name", sorted(_resources(_load(), "google_pubsub_subscription")))
