@@ -62,7 +62,7 @@ def main() -> None:
     config = MappingConfig()
 
     def transform() -> str:
-        [mapped] = map_events([json.loads(raw)], message_id="bench", config=config, now=NOW)
+        [mapped] = map_events([json.loads(raw)], config=config, now=NOW)
         return json.dumps({"data": [mapped.event]})
 
     body = json.loads(transform())["data"][0]

@@ -50,7 +50,7 @@ def _preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(json.dumps({"reason": str(error.reason), "detail": error.detail}) + "\n")
         return _EXIT_USAGE
     now = time.time() if args.now is None else args.now
-    mapped = map_events(events, message_id=args.message_id, config=config, now=now)
+    mapped = map_events(events, config=config, now=now)
     out.write(
         json.dumps({"data": [m.event for m in mapped if m.event is not None]}, ensure_ascii=False) + "\n"
     )
@@ -115,7 +115,6 @@ def _parser() -> argparse.ArgumentParser:
         "file", help="a JSON file with a GA4 event object or an array of them, or - for stdin"
     )
     preview.add_argument("--now", type=float, help="the current time as Unix seconds (default: the clock)")
-    preview.add_argument("--message-id", default="preview", help="the message id event_ids derive from")
     preview.set_defaults(run=_preview)
     topic = {"required": True, "type": _resource("topics"), "metavar": "projects/P/topics/T"}
     command = commands.add_parser("publish", help="publish GA4 events to a topic, one message per event")

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lib.errors import ConfigError
-from lib.mapping import OVERRIDABLE, MappingConfig
+from lib.mapping import MappingConfig, override_problems
 
 __all__ = [
     "ALL_VARIABLES",
     "DEFAULT_API_BASE_URL",
     "DeliveryConfig",
-    "load_delivery_config",
+    "load_config",
     "load_mapping_config",
     "to_bool",
 ]
@@ -123,13 +123,35 @@ def _url(name: str, raw: str) -> str:
     return value
 
 
-def _read(
-    env: Mapping[str, str], table: Mapping[str, tuple[Callable[[str, str], Any], str]]
+def _token(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ConfigError(f"{name} must be set (the Conversions API access token)")
+    return value
+
+
+def _parsed(
+    env: Mapping[str, str],
+    table: Mapping[str, tuple[Callable[[str, str], Any], str]],
+    problems: list[str],
+    *,
+    required: bool = False,
 ) -> dict[str, Any]:
-    """The attributes of the variables that are set, each parsed (and so validated)."""
-    return {
-        attr: parse(name, raw) for name, (parse, attr) in table.items() if (raw := env.get(name, "")).strip()
-    }
+    """The attributes of the variables that are set (all of them when `required`), each parsed.
+
+    A variable that is unset or blank keeps the attribute's default; what a parser refuses is
+    added to `problems`, so that every bad variable is reported at once.
+    """
+    values = {}
+    for name, (parse, attribute) in table.items():
+        raw = env.get(name, "")
+        if not (required or raw.strip()):
+            continue
+        try:
+            values[attribute] = parse(name, raw)
+        except ConfigError as error:
+            problems.append(str(error))
+    return values
 
 
 @dataclass(frozen=True)
@@ -178,37 +200,42 @@ _DELIVERY_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str]]] = {
     "BATCH_MAX_EVENTS": (_number(int, 1, 1_000), "batch_max_events"),
 }
 
+_REQUIRED_VARS: Final[Mapping[str, tuple[Callable[[str, str], Any], str]]] = {
+    "PINTEREST_AD_ACCOUNT_ID": (_ad_account, "ad_account_id"),
+    "PINTEREST_ACCESS_TOKEN": (_token, "access_token"),
+}
+
 #: Every variable the function reads, for the README and for tests.
-ALL_VARIABLES: Final = (
-    "PINTEREST_AD_ACCOUNT_ID",
-    "PINTEREST_ACCESS_TOKEN",
-    *_MAPPING_VARS,
-    *_DELIVERY_VARS,
-)
+ALL_VARIABLES: Final = (*_REQUIRED_VARS, *_MAPPING_VARS, *_DELIVERY_VARS)
+
+
+def load_config(env: Mapping[str, str] | None = None) -> tuple[MappingConfig, DeliveryConfig]:
+    """Both configurations from `env` (default: the process environment).
+
+    Raises one ConfigError that lists every problem, each naming its variable.
+    """
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    mapping = _mapping(env, problems)
+    delivery = _parsed(env, _REQUIRED_VARS, problems, required=True) | _parsed(env, _DELIVERY_VARS, problems)
+    _raise(problems)
+    return mapping, DeliveryConfig(**delivery)
 
 
 def load_mapping_config(env: Mapping[str, str] | None = None) -> MappingConfig:
-    """Build the mapping configuration from `env` (default: the process environment)."""
-    env = os.environ if env is None else env
-    config = MappingConfig(**_read(env, _MAPPING_VARS))
-    _check_overrides(config.data_overrides)
+    """The mapping configuration alone (the preview command needs no credentials)."""
+    problems: list[str] = []
+    mapping = _mapping(os.environ if env is None else env, problems)
+    _raise(problems)
+    return mapping
+
+
+def _mapping(env: Mapping[str, str], problems: list[str]) -> MappingConfig:
+    config = MappingConfig(**_parsed(env, _MAPPING_VARS, problems))
+    problems.extend(f"DATA_OVERRIDES {problem}" for problem in override_problems(config))
     return config
 
 
-def load_delivery_config(env: Mapping[str, str] | None = None) -> DeliveryConfig:
-    """Build the delivery configuration; the ad account id and the token are required."""
-    env = os.environ if env is None else env
-    token = env.get("PINTEREST_ACCESS_TOKEN", "").strip()
-    if not token:
-        raise ConfigError("PINTEREST_ACCESS_TOKEN must be set (the Conversions API access token)")
-    account = _ad_account("PINTEREST_AD_ACCOUNT_ID", env.get("PINTEREST_AD_ACCOUNT_ID", ""))
-    return DeliveryConfig(ad_account_id=account, access_token=token, **_read(env, _DELIVERY_VARS))
-
-
-def _check_overrides(overrides: Mapping[str, Any]) -> None:
-    unknown = sorted(set(overrides) - OVERRIDABLE)
-    if unknown:
-        raise ConfigError(
-            f"DATA_OVERRIDES has unknown parameter names: {', '.join(unknown)} "
-            f"(accepted: {', '.join(sorted(OVERRIDABLE))})"
-        )
+def _raise(problems: list[str]) -> None:
+    if problems:
+        raise ConfigError("; ".join(problems))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.config import ALL_VARIABLES, DeliveryConfig, load_delivery_config, load_mapping_config
+from lib.config import ALL_VARIABLES, DeliveryConfig, load_config, load_mapping_config
 from lib.errors import ConfigError
 from lib.mapping import MappingConfig
 
@@ -13,7 +13,8 @@ CREDENTIALS = {"PINTEREST_AD_ACCOUNT_ID": "549755885175", "PINTEREST_ACCESS_TOKE
 
 def test_defaults():
     assert load_mapping_config({}) == MappingConfig()
-    delivery = load_delivery_config(CREDENTIALS)
+    mapping, delivery = load_config(CREDENTIALS)
+    assert mapping == MappingConfig()
     assert delivery == DeliveryConfig(ad_account_id="549755885175", access_token="pina_secret_token")
     assert delivery.api_base_url == "https://api.pinterest.com/v5"
 
@@ -58,7 +59,7 @@ def test_mapping_variables(env, attribute, expected):
     ],
 )
 def test_delivery_variables(env, attribute, expected):
-    assert getattr(load_delivery_config({**CREDENTIALS, **env}), attribute) == expected
+    assert getattr(load_config({**CREDENTIALS, **env})[1], attribute) == expected
 
 
 @pytest.mark.parametrize(
@@ -96,14 +97,70 @@ def test_mapping_errors_name_the_variable(env, variable):
 )
 def test_delivery_errors_name_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
-        load_delivery_config({**CREDENTIALS, **env})
+        load_config({**CREDENTIALS, **env})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ('{"event_time": "yesterday"}', "DATA_OVERRIDES event_time: event_time is not a Unix time"),
+        ('{"currency": "euros"}', "DATA_OVERRIDES currency: not a usable value"),
+        ('{"value": "lots"}', "DATA_OVERRIDES value: a value or price is not a number"),
+        ('{"custom_data.currency": "EUR"}', "DATA_OVERRIDES unknown parameter names: custom_data.currency"),
+        (
+            '{"user_data.email_address": "not an address"}',
+            "DATA_OVERRIDES user_data.email_address: not a usable",
+        ),
+    ],
+    ids=["event_time", "currency", "value", "unknown-name", "email"],
+)
+def test_override_values_are_checked_by_their_fields_rules(overrides, problem):
+    with pytest.raises(ConfigError) as error:
+        load_mapping_config({"DATA_OVERRIDES": overrides})
+    assert problem in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        '{"event_time": 1764317000}',
+        '{"currency": "eur", "value": "12.50"}',
+        '{"action_source": "offline", "partner_name": "ss-acme"}',
+        '{"user_data.email_address": "Jane@Example.com", "user_data.phone_number": "+1 555 123 4567"}',
+    ],
+)
+def test_usable_override_values_load(overrides):
+    assert load_mapping_config({"DATA_OVERRIDES": overrides}).data_overrides
+
+
+def test_every_problem_is_reported_at_once():
+    env = {
+        "CONSENT_POLICY": "strict",
+        "UNMAPPED_EVENTS": "keep",
+        "DATA_OVERRIDES": '{"event_time": "yesterday", "currency": "euros"}',
+        "BATCH_MAX_EVENTS": "5000",
+        "PINTEREST_AD_ACCOUNT_ID": "",
+    }
+    with pytest.raises(ConfigError) as error:
+        load_config(env)
+    message = str(error.value)
+    for named in (
+        "CONSENT_POLICY",
+        "UNMAPPED_EVENTS",
+        "DATA_OVERRIDES event_time",
+        "DATA_OVERRIDES currency",
+        "BATCH_MAX_EVENTS",
+        "PINTEREST_AD_ACCOUNT_ID",
+        "PINTEREST_ACCESS_TOKEN",
+    ):
+        assert named in message
 
 
 def test_the_token_is_never_shown():
-    delivery = load_delivery_config(CREDENTIALS)
+    _, delivery = load_config(CREDENTIALS)
     assert "pina_secret_token" not in repr(delivery)
     with pytest.raises(ConfigError) as error:
-        load_delivery_config({**CREDENTIALS, "PINTEREST_AD_ACCOUNT_ID": "pina_secret_token"})
+        load_config({**CREDENTIALS, "PINTEREST_AD_ACCOUNT_ID": "pina_secret_token"})
     assert "pina_secret_token" not in str(error.value)
 
 

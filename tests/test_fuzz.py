@@ -311,7 +311,7 @@ def test_message_data_is_base64_or_not_base64(encoded):
 @given(events=EVENTS)
 def test_map_events_accepts_or_names_a_reason_for_every_event(events, validate_body):
     events = parse_events(json.dumps(events).encode(), 100 * MAX_BYTES)  # as a push delivers them
-    mapped = map_events(events, message_id="fuzz-1", config=MappingConfig(), now=NOW)
+    mapped = map_events(events, config=MappingConfig(), now=NOW)
     assert [m.index for m in mapped] == list(range(len(events)))
     for m in mapped:
         assert (m.event is None) != (m.error is None)

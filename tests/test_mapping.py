@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lib.errors import Reason
-from lib.mapping import Mapped, MappingConfig, map_events
+from lib.mapping import Mapped, MappingConfig, derived_event_ids, map_events
 from tests.conftest import FIXTURE_NOW, load_fixture
 
 NOW = 1_800_000_000
@@ -23,7 +23,7 @@ def sha(text: str) -> str:
 
 
 def run(events: list[Any], config: MappingConfig | None = None, now: float = NOW, **kw: Any) -> list[Mapped]:
-    return map_events(events, message_id="m1", config=config or MappingConfig(), now=now, **kw)
+    return map_events(events, config=config or MappingConfig(), now=now, **kw)
 
 
 def one(event: dict[str, Any], config: MappingConfig | None = None, **kw: Any) -> dict[str, Any]:
@@ -63,7 +63,7 @@ class TestFixtures:
             "event_name": "checkout",
             "event_time": 1_764_317_106,
             "action_source": "web",
-            "event_id": "m1-0",
+            "event_id": "8703fa6df6cddedd67fa557fc5618efe",  # its content's digest: pinned across versions
             "event_source_url": "https://shop.example.com/checkout/thank-you?order=T-100234",
             "language": "en",
             "user_data": {
@@ -502,14 +502,32 @@ class TestValidation:
 
 class TestEventId:
     def test_the_events_own_id_wins(self):
-        assert one({**BASE, "event_id": 987})["event_id"] == "987"
+        [mapped] = run([{**BASE, "event_id": 987}], event_ids=["given"])
+        assert (mapped.event["event_id"], mapped.event_id, mapped.own_event_id) == ("987", "987", True)
 
-    def test_derived_ids_are_stable_and_distinct(self):
-        first = [m.event["event_id"] for m in run([BASE, BASE])]
-        again = [m.event["event_id"] for m in run([BASE, BASE])]
-        assert first == again == ["m1-0", "m1-1"]
-        other = map_events([BASE], message_id="m2", config=MappingConfig(), now=NOW)
-        assert other[0].event["event_id"] == "m2-0"
+    def test_a_given_default_id_is_used_when_the_event_has_none(self):
+        [mapped] = run([BASE], event_ids=["first-sent-as"])
+        assert (mapped.event["event_id"], mapped.own_event_id) == ("first-sent-as", False)
+
+    def test_derived_ids_depend_on_the_content_only(self):
+        first = run([BASE, {**BASE, "value": 6}])
+        alone = run([{**BASE, "value": 6}])
+        reordered = run([dict(reversed(list({**BASE, "value": 6}.items())))])
+        assert first[1].event_id == alone[0].event_id == reordered[0].event_id
+        assert first[0].event_id != first[1].event_id
+        assert not first[0].own_event_id
+
+    def test_identical_events_in_one_message_get_distinct_ids(self):
+        ids = [m.event["event_id"] for m in run([BASE, BASE, BASE])]
+        assert len(set(ids)) == 3
+        assert ids[1:] == [f"{ids[0]}-1", f"{ids[0]}-2"]
+
+    def test_events_that_are_not_sent_still_have_their_id_and_name(self):
+        no_key, not_object = run([{"event_name": "purchase"}, 7])
+        assert (no_key.event_name, no_key.error.reason) == ("checkout", Reason.NO_MATCH_KEY)
+        assert no_key.event_id == derived_event_ids([{"event_name": "purchase"}])[0]
+        assert not_object.event_id
+        assert not_object.error.reason == Reason.NOT_AN_OBJECT
 
 
 def test_configs_are_immutable():

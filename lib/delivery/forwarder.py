@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from lib.config import load_delivery_config, load_mapping_config
+from lib.config import load_config
 from lib.delivery.batching import Batcher
 from lib.delivery.client import EventResult, Outcome, PinterestClient
 from lib.delivery.deadletter import DeadLetter, Letter, letter_for
@@ -68,13 +68,7 @@ class Forwarder:
             events = parse_events(message.data(), self.mapping.max_message_bytes)
         except InvalidEvent as error:
             return self._park_message(message, error)
-        mapped = map_events(
-            events,
-            message_id=message.message_id,
-            config=self.mapping,
-            now=now,
-            publish_time=message.publish_time,
-        )
+        mapped = map_events(events, config=self.mapping, now=now, publish_time=message.publish_time)
         accepted = [m for m in mapped if m.event is not None]
         results = dict(
             zip((m.index for m in accepted), self.batcher.deliver([m.event for m in accepted]), strict=True)
@@ -151,7 +145,7 @@ def _log_events(mapped: Sequence[Mapped], outcomes: Outcomes) -> None:
 
 def build_forwarder(env: Mapping[str, str] | None = None) -> Forwarder:
     """The instance's forwarder from environment variables (raises ConfigError naming a variable)."""
-    mapping, delivery = load_mapping_config(env), load_delivery_config(env)
+    mapping, delivery = load_config(env)
     configure_logs(enabled=delivery.log_mode == "console")
     client = PinterestClient(delivery)
     batcher = Batcher(

@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Generic, TypeVar
 
 from lib.errors import InvalidEvent, NotForwarded, Reason, SkippedEvent
 from lib.mapping.consent import opt_out_from_consent, read_consent
 from lib.mapping.events import is_forwarded, pinterest_event_name
 from lib.mapping.hashing import is_sha256_hex, sha256_hex
-from lib.mapping.parameters import CONTENTS, CUSTOM_DATA, EVENT, USER_DATA, Field, Gated, Source, scalar_text
+from lib.mapping.identity import derived_event_ids
+from lib.mapping.parameters import (
+    CONTENTS,
+    CUSTOM_DATA,
+    EVENT,
+    OVERRIDABLE,
+    USER_DATA,
+    Field,
+    Gated,
+    Source,
+    scalar_text,
+)
 from lib.mapping.settings import MappingConfig
 
-__all__ = ["EventContext", "Mapped", "map_event", "map_events"]
+__all__ = ["EventContext", "Mapped", "map_events", "override_problems"]
 
 _MAX_FUTURE_SKEW_SECONDS: Final = 300  # clocks differ; later than this is rejected, not clamped
 _MILLISECONDS_ABOVE: Final = 10**11  # a Unix time above this is in milliseconds (year 5138 in seconds)
@@ -55,9 +66,9 @@ class EventContext:
 
     event: Mapping[str, Any]
     index: int
-    message_id: str
     config: MappingConfig
     now: float
+    default_event_id: str = ""  # the id sent when the event brings none (see lib.mapping.identity)
     publish_time: float | None = None
 
     @_lazy
@@ -84,11 +95,18 @@ class EventContext:
 
 @dataclass(frozen=True)
 class Mapped:
-    """The outcome of mapping one event: the Pinterest event, or why it will not be sent."""
+    """The outcome of mapping one event: the Pinterest event, or why it will not be sent.
+
+    `event_name` and `event_id` are known (as far as they can be) even when the event is not sent,
+    so that logs and letters can name it; `own_event_id` tells whether the id came with the event.
+    """
 
     index: int
-    source: Any  # the GA4 event exactly as received, for the dead-letter topic
+    source: Any  # the GA4 event as decoded
     ga4_name: str
+    event_name: str = ""
+    event_id: str = ""
+    own_event_id: bool = False
     event: dict[str, Any] | None = None
     error: NotForwarded | None = None
 
@@ -265,7 +283,7 @@ def _ga4_name(event: Mapping[str, Any]) -> str:
     return name.strip()[:_MAX_NAME_LENGTH] if isinstance(name, str) else ""
 
 
-def map_event(ctx: EventContext) -> dict[str, Any]:
+def _map_event(ctx: EventContext) -> dict[str, Any]:
     """One Pinterest event; raises InvalidEvent or SkippedEvent with a named reason."""
     config, ga4_name = ctx.config, _ga4_name(ctx.event)
     if not ga4_name and not config.event_name_override:
@@ -288,25 +306,77 @@ def map_event(ctx: EventContext) -> dict[str, Any]:
 def map_events(
     events: Sequence[Any],
     *,
-    message_id: str,
     config: MappingConfig,
     now: float,
     publish_time: float | None = None,
+    event_ids: Sequence[str] | None = None,
 ) -> list[Mapped]:
-    """Map every event of one message; one bad event never affects the others."""
+    """Map every event of one message; one bad event never affects the others.
+
+    `event_ids` are the ids to send for events that bring none (default: derived from each event's
+    content); an event's own `event_id` always wins.
+    """
+    defaults = derived_event_ids(events) if event_ids is None else event_ids
     return [
-        _map_one(EventContext(source, index, message_id, config, now, publish_time))
+        _map_one(EventContext(source, index, config, now, default_id, publish_time))
         if isinstance(source, Mapping)
         else Mapped(
-            index, source, "", error=InvalidEvent(Reason.NOT_AN_OBJECT, "the event is not a JSON object")
+            index,
+            source,
+            "",
+            event_id=default_id,
+            error=InvalidEvent(Reason.NOT_AN_OBJECT, "the event is not a JSON object"),
         )
-        for index, source in enumerate(events)
+        for index, (source, default_id) in enumerate(zip(events, defaults, strict=True))
     ]
+
+
+def _known_name(ga4_name: str, config: MappingConfig) -> str:
+    """The Pinterest name the table gives, or "" where there is none (for logs of unsent events)."""
+    try:
+        return pinterest_event_name(ga4_name, config) if ga4_name or config.event_name_override else ""
+    except SkippedEvent:
+        return ""
 
 
 def _map_one(ctx: EventContext) -> Mapped:
     name = _ga4_name(ctx.event)
+    event_id = _resolve(EVENT["event_id"], ctx)
+    known = Mapped(
+        ctx.index,
+        ctx.event,
+        name,
+        event_name=_known_name(name, ctx.config),
+        event_id=event_id,
+        own_event_id=event_id != ctx.default_event_id,
+    )
     try:
-        return Mapped(ctx.index, ctx.event, name, event=map_event(ctx))
+        return replace(known, event=_map_event(ctx))
     except NotForwarded as error:
-        return Mapped(ctx.index, ctx.event, name, error=error)
+        return replace(known, error=error)
+
+
+def override_problems(config: MappingConfig) -> list[str]:
+    """What is wrong with DATA_OVERRIDES: unknown names, and values their field's own rules refuse."""
+    overrides = config.data_overrides
+    unknown = sorted(set(overrides) - OVERRIDABLE)
+    problems = (
+        [f"unknown parameter names: {', '.join(unknown)} (accepted: {', '.join(sorted(OVERRIDABLE))})"]
+        if unknown
+        else []
+    )
+    for name in sorted(set(overrides) & OVERRIDABLE):
+        ctx = EventContext({}, 0, replace(config, data_overrides={name: overrides[name]}), now=0.0)
+        try:
+            usable = _seconds(overrides[name]) if name == "event_time" else _override_value(name, ctx)
+        except InvalidEvent as error:
+            problems.append(f"{name}: {error.detail}")
+            continue
+        if usable is None:
+            problems.append(f"{name}: not a usable value for this parameter")
+    return problems
+
+
+def _override_value(name: str, ctx: EventContext) -> Any:
+    field = next(f for table in (EVENT, USER_DATA, CUSTOM_DATA) for f in table.values() if f.name == name)
+    return _resolve(replace(field, fallback=None), ctx)

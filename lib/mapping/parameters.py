@@ -214,8 +214,7 @@ def _default_action_source(ctx: EventContext) -> str:
 
 
 def _event_id(ctx: EventContext) -> str:
-    # Deterministic: the same message always yields the same ids, so redelivery deduplicates.
-    return f"{ctx.message_id}-{ctx.index}"
+    return ctx.default_event_id
 
 
 def _hashed(name: str, sources: tuple[Source, ...], cleaner: Normaliser, **extra: Any) -> Field:
