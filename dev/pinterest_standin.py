@@ -4,7 +4,9 @@ Tests use `StandIn` in-process, as a context manager. `make run` and the benchma
 `python -m dev.pinterest_standin --port N --token T [--latency-ms X]` and steer it over HTTP:
 `GET /_standin/requests`, `GET /_standin/events`, `POST /_standin/faults` (a JSON list of fault
 specs such as `{"kind": "status", "code": 429, "retry_after": 1}`), `POST /_standin/random_faults`
-(`{"rate": 0.1, "kinds": [...], "seed": 7}`) and `POST /_standin/reset`.
+(`{"rate": 0.1, "kinds": [...], "seed": 7}`), `POST /_standin/refuse` (`{"marker": "BAD", "code":
+400}`: refuse as a whole every request holding an event whose JSON contains the marker) and
+`POST /_standin/reset`. With `ad_account` set, requests for any other account answer 404.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "RESPONSE_SCHEMA",
     "Delay",
     "Drop",
+    "EventStatus",
     "FailEvents",
     "Fault",
     "Normal",
@@ -136,6 +139,16 @@ class FailEvents:
 
 
 @dataclass(frozen=True)
+class EventStatus:
+    """Answer 200, the events at `indexes` with `status` (one Pinterest may add later) and `warning`."""
+
+    indexes: tuple[int, ...] = (0,)
+    status: str = "processed"
+    warning: str = ""
+    kind: ClassVar[str] = "event_status"
+
+
+@dataclass(frozen=True)
 class Reject422:
     """Answer 422 (code 953) with the events at `indexes` failed in `details.events`."""
 
@@ -144,9 +157,9 @@ class Reject422:
     kind: ClassVar[str] = "reject_422"
 
 
-Fault = Normal | Status | Delay | Drop | FailEvents | Reject422
+Fault = Normal | Status | Delay | Drop | FailEvents | EventStatus | Reject422
 FAULT_KINDS: Final[Mapping[str, type[Fault]]] = {
-    cls.kind: cls for cls in (Normal, Status, Delay, Drop, FailEvents, Reject422)
+    cls.kind: cls for cls in (Normal, Status, Delay, Drop, FailEvents, EventStatus, Reject422)
 }
 
 
@@ -219,16 +232,16 @@ def _error(status: int, message: str = "") -> _Answer:
     return _Answer(status, {"code": code, "message": message or default})
 
 
-def _event_status(outcome: str, message: str) -> dict[str, Any]:
+def _event_status(outcome: str, message: str, warning: str = "") -> dict[str, Any]:
     error = message if outcome == "failed" else None
-    return {"status": outcome, "error_message": error, "warning_message": None}
+    return {"status": outcome, "error_message": error, "warning_message": warning or None}
 
 
-def _summary(outcomes: Sequence[str], message: str) -> dict[str, Any]:
+def _summary(outcomes: Sequence[str], message: str, warning: str = "") -> dict[str, Any]:
     return {
         "num_events_received": len(outcomes),
         "num_events_processed": outcomes.count("processed"),
-        "events": [_event_status(outcome, message) for outcome in outcomes],
+        "events": [_event_status(outcome, message, warning) for outcome in outcomes],
     }
 
 
@@ -252,6 +265,19 @@ def _partial(incoming: _Incoming, indexes: tuple[int, ...], message: str, status
     return _Answer(status, body, outcomes=outcomes)
 
 
+def _on_event_status(fault: EventStatus, incoming: _Incoming) -> _Answer:
+    answer = _normal(incoming)
+    if answer.status != 200:
+        return answer
+    outcomes = tuple(fault.status if i in fault.indexes else "processed" for i in range(len(answer.outcomes)))
+    events = [
+        _event_status(outcome, "", fault.warning if i in fault.indexes else "")
+        for i, outcome in enumerate(outcomes)
+    ]
+    body = {**_summary(outcomes, ""), "events": events}
+    return _Answer(200, body, outcomes=outcomes)
+
+
 def _on_status(fault: Status, incoming: _Incoming) -> _Answer:
     del incoming
     headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
@@ -264,6 +290,7 @@ _HANDLERS: Final[Mapping[type, Callable[[Any, _Incoming], _Answer]]] = {
     Delay: lambda fault, incoming: replace(_normal(incoming), delay=fault.seconds),
     Drop: lambda _fault, _incoming: _Answer(None),
     FailEvents: lambda fault, incoming: _partial(incoming, fault.indexes, fault.message, 200),
+    EventStatus: _on_event_status,
     Reject422: lambda fault, incoming: _partial(incoming, fault.indexes, fault.message, 422),
 }
 
@@ -290,9 +317,13 @@ class Record:
 class StandIn:
     """Pinterest's events endpoint on 127.0.0.1, for any base path (`/v5` in `base_url`)."""
 
-    def __init__(self, token: str = "standin-token", latency: float = 0.0, port: int = 0) -> None:
+    def __init__(
+        self, token: str = "standin-token", latency: float = 0.0, port: int = 0, ad_account: str | None = None
+    ) -> None:
         self.latency = latency
         self._token = token.encode()
+        self._ad_account = ad_account
+        self._refuse: tuple[str, int] | None = None
         self._port = port
         self._validator = Draft202012Validator(load_schema(REQUEST_SCHEMA))
         self._faults = _FaultPlan()
@@ -306,6 +337,7 @@ class StandIn:
             ("GET", "/_standin/events"): lambda _: _Answer(200, self.events()),
             ("POST", "/_standin/faults"): self._control_faults,
             ("POST", "/_standin/random_faults"): self._control_random,
+            ("POST", "/_standin/refuse"): self._control_refuse,
             ("POST", "/_standin/reset"): self._control_reset,
         }
 
@@ -359,9 +391,14 @@ class StandIn:
         """Apply one of `kinds`, chosen by a `seed`ed generator, to a `rate` share of requests."""
         self._faults.randomly(rate, kinds, seed)
 
+    def refuse_events_with(self, marker: str, code: int = 400) -> None:
+        """Until reset, refuse as a whole (`code`) every request holding an event whose JSON has `marker`."""
+        self._refuse = (marker, code)
+
     def reset(self) -> None:
-        """Forget the recorded requests, the queued faults and the random mode."""
+        """Forget the recorded requests, the queued faults, the random mode and the refusal rule."""
         self._faults = _FaultPlan()
+        self._refuse = None
         with self._lock:
             self._records.clear()
 
@@ -381,7 +418,7 @@ class StandIn:
         arrived = time.time()
         incoming = self._check(authorization, raw)
         fault = self._faults.next()
-        answer = _HANDLERS[type(fault or Normal())](fault, incoming)
+        answer = self._standing_rule(path, incoming) or _HANDLERS[type(fault or Normal())](fault, incoming)
         with self._lock:
             self._records.append(
                 Record(
@@ -398,6 +435,18 @@ class StandIn:
                 )
             )
         return answer
+
+    def _standing_rule(self, path: str, incoming: _Incoming) -> _Answer | None:
+        """A 404 for another ad account, or a refusal of a request holding a marked event."""
+        account = path.partition("/ad_accounts/")[2].partition("/")[0]
+        if self._ad_account is not None and account != self._ad_account:
+            return _error(404, "Ad account not found.")
+        events = incoming.body.get("data") if isinstance(incoming.body, dict) else None
+        if self._refuse and isinstance(events, list):
+            marker, code = self._refuse
+            if any(marker in json.dumps(event) for event in events):
+                return _error(code, f"Invalid event: {marker}")
+        return None
 
     def _check(self, authorization: str, raw: bytes) -> _Incoming:
         authorized = hmac.compare_digest(authorization.encode(), b"Bearer " + self._token)
@@ -421,6 +470,10 @@ class StandIn:
     def _control_random(self, body: Mapping[str, Any]) -> _Answer:
         kinds = [fault_from_spec(spec) for spec in body["kinds"]]
         self.random_faults(float(body["rate"]), kinds, int(body.get("seed", 0)))
+        return _Answer(200, {"ok": True})
+
+    def _control_refuse(self, body: Mapping[str, Any]) -> _Answer:
+        self.refuse_events_with(str(body["marker"]), int(body.get("code", 400)))
         return _Answer(200, {"ok": True})
 
     def _control_reset(self, _: None) -> _Answer:

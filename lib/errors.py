@@ -6,7 +6,7 @@
      │    ├── InvalidEvent  permanent: dead-lettered with its reason, then acked
      │    └── SkippedEvent  by choice (consent, filters): counted and logged, not dead-lettered
      └── TransientError     try again later: the push is answered 503 and Pub/Sub redelivers
-          └── AuthError     Pinterest said 401/403: the deployment's token or account is wrong
+          └── DeploymentFault  Pinterest said 401/403/404: the token or the ad account id is wrong
 
 Messages name fields and reasons, never values: nothing here may carry PII, a token, an IP,
 a user agent or a URL.
@@ -17,8 +17,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
-    "AuthError",
     "ConfigError",
+    "DeploymentFault",
     "ForwarderError",
     "InvalidEvent",
     "NotForwarded",
@@ -45,7 +45,8 @@ class Reason(StrEnum):
     EVENT_TOO_OLD = "event_too_old"  # event_time older than MAX_EVENT_AGE_DAYS
     INVALID_VALUE = "invalid_value"  # value, price or quantity is not a finite number
     NO_MATCH_KEY = "no_match_key"  # no em, no hashed_maids, and not both IP and user agent
-    PINTEREST_REJECTED = "pinterest_rejected"  # Pinterest answered this event with "failed"
+    PINTEREST_REJECTED = "pinterest_rejected"  # Pinterest failed this event, or refused it in a request alone
+    PINTEREST_UNKNOWN_STATUS = "pinterest_unknown_status"  # a per-event status this version does not know
     # Skipped by configuration, not dead-lettered.
     CONSENT_DENIED = "consent_denied"  # ad_storage or ad_user_data denied
     EVENT_FILTERED = "event_filtered"  # not in FORWARD_EVENTS, or in SKIP_EVENTS
@@ -81,5 +82,5 @@ class TransientError(ForwarderError):
     """Worth retrying later: the push is not acknowledged."""
 
 
-class AuthError(TransientError):
-    """Pinterest refused the credentials (401/403); retrying helps only once they are fixed."""
+class DeploymentFault(TransientError):
+    """Pinterest refused the token or the ad account (401/403/404): retrying helps once they are fixed."""

@@ -34,10 +34,12 @@ ALLOWED_FIELDS: Final = frozenset(
         "match_keys",
         "message_id",
         "outcome",
+        "own_event_id",
         "reason",
         "status",
         "test_mode",
         "variable",
+        "warning",
     }
 )
 

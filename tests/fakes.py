@@ -9,21 +9,28 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from lib.delivery.client import EventResult, Outcome
 from lib.delivery.messages import Message
+from lib.delivery.outcomes import EventResult, Outcome
 
 
 class FakePublisher:
-    """Stands in for google-cloud-pubsub's PublisherClient; records what is published."""
+    """Stands in for google-cloud-pubsub's PublisherClient; records what is published.
 
-    def __init__(self, fail: bool = False) -> None:
+    `fail` fails every publish; `fail_calls` fails the publishes with those call numbers (from 0).
+    """
+
+    def __init__(self, fail: bool = False, fail_calls: frozenset[int] = frozenset()) -> None:
         self.fail = fail
+        self.fail_calls = fail_calls
+        self.calls = 0
         self.published: list[tuple[str, bytes, dict[str, str]]] = []
         self._lock = threading.Lock()
 
     def publish(self, topic: str, data: bytes, **attributes: str) -> Future[str]:
         future: Future[str] = Future()
-        if self.fail:
+        with self._lock:
+            call, self.calls = self.calls, self.calls + 1
+        if self.fail or call in self.fail_calls:
             future.set_exception(RuntimeError("publish failed"))
         else:
             with self._lock:

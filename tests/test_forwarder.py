@@ -13,11 +13,11 @@ from functions_framework import create_app
 
 from lib import logs
 from lib.delivery.batching import Batcher
-from lib.delivery.client import EventResult, Outcome
-from lib.delivery.deadletter import DeadLetter
+from lib.delivery.deadletter import DEAD_LETTER_ATTRIBUTES, DeadLetter
 from lib.delivery.forwarder import Forwarder
-from lib.errors import AuthError, TransientError
-from lib.mapping import MappingConfig
+from lib.delivery.outcomes import EventResult, Outcome
+from lib.errors import DeploymentFault, TransientError
+from lib.mapping import MappingConfig, derived_event_ids
 from tests.conftest import ROOT
 from tests.fakes import FakePublisher, message, sender
 
@@ -27,10 +27,12 @@ NO_KEY = {"event_name": "purchase", "value": 5}
 TOPIC = "projects/p/topics/dlq"
 
 
-def forwarder(send: Any = None, publisher: FakePublisher | None = None, **mapping: Any) -> Forwarder:
+def forwarder(
+    send: Any = None, publisher: FakePublisher | None = None, topic: str = TOPIC, **mapping: Any
+) -> Forwarder:
     send = send or sender()[0]
     batcher = Batcher(send, window=0, max_events=1000)
-    return Forwarder(MappingConfig(**mapping), batcher, DeadLetter(TOPIC, publisher or FakePublisher()))
+    return Forwarder(MappingConfig(**mapping), batcher, DeadLetter(topic, publisher or FakePublisher()))
 
 
 @pytest.fixture
@@ -41,34 +43,63 @@ def log_lines():
     logs.configure(enabled=True)
 
 
-def test_processed_events_are_acknowledged(log_lines):
+def test_processed_events_are_acknowledged_and_logged(log_lines):
     send, requests = sender()
     outcomes = forwarder(send).process(message([GOOD, GOOD]), now=NOW)
-    assert [o.name for o in outcomes.events] == ["processed", "processed"]
-    assert [e["event_id"] for e in requests[0]] == ["m1-0", "m1-1"]
+    assert [o.outcome for o in outcomes.events] == [Outcome.PROCESSED, Outcome.PROCESSED]
+    assert [e["event_id"] for e in requests[0]] == derived_event_ids([GOOD, GOOD])
     lines = log_lines()
     assert [line["outcome"] for line in lines] == ["processed", "processed"]
     assert lines[0]["match_keys"] == ["client_ip_address", "client_user_agent"]
+    assert (lines[0]["event_name"], lines[0]["own_event_id"]) == ("checkout", False)
 
 
-def test_a_rejected_event_is_parked_with_its_original_data_and_attributes():
+def test_an_events_own_id_is_logged_as_its_own(log_lines):
+    forwarder().process(message([{**GOOD, "event_id": "web-77"}]), now=NOW)
+    [line] = log_lines()
+    assert (line["event_id"], line["own_event_id"]) == ("web-77", True)
+
+
+def test_a_rejected_event_is_parked_byte_for_byte_with_its_attributes():
+    raw = (
+        b'[{"event_name":"purchase","ip_override":"203.0.113.9","user_agent":"UA/1"},\n'
+        b' {"event_name": "purchase", "value": 1.10, "big": 1e400}]'
+    )
     publisher = FakePublisher()
-    outcomes = forwarder(publisher=publisher).process(message([GOOD, NO_KEY], attributes={"k": "v"}), now=NOW)
-    assert [o.name for o in outcomes.events] == ["processed", "rejected"]
+    outcomes = forwarder(publisher=publisher).process(message(raw, attributes={"k": "v"}), now=NOW)
+    assert [o.outcome for o in outcomes.events] == [Outcome.PROCESSED, Outcome.REJECTED]
     [(topic, data, attributes)] = publisher.published
     assert topic == TOPIC
-    assert json.loads(data) == NO_KEY
+    assert data == b'{"event_name": "purchase", "value": 1.10, "big": 1e400}'
     assert attributes == {
         "k": "v",
         "reason": "no_match_key",
         "detail": "needs em, hashed_maids, or both client_ip_address and client_user_agent",
         "source_message_id": "m1",
         "event_index": "1",
+        "pinterest_event_id": outcomes_event_id(raw, 1),
     }
 
 
+def outcomes_event_id(raw: bytes, index: int) -> str:
+    return derived_event_ids(json.loads(raw))[index]
+
+
+def test_a_replayed_letter_keeps_the_id_its_event_was_first_sent_with():
+    first_send, first = sender(lambda e: EventResult(Outcome.REJECTED, "pinterest_rejected", "Invalid"))
+    publisher = FakePublisher()
+    forwarder(first_send, publisher).process(message([GOOD, GOOD]), now=NOW)  # identical twins
+    assert len(publisher.published) == 2
+    again_send, again = sender()
+    for n, (_, data, attributes) in enumerate(publisher.published):
+        replayed = {k: v for k, v in attributes.items() if k not in DEAD_LETTER_ATTRIBUTES}
+        forwarder(again_send).process(message(data, message_id=f"replay{n}", attributes=replayed), now=NOW)
+    assert [e["event_id"] for e in again[0] + again[1]] == [e["event_id"] for e in first[0]]
+    assert len({e["event_id"] for e in first[0]}) == 2
+
+
 def test_an_event_pinterest_fails_is_parked_with_pinterest_reason():
-    send, _ = sender(lambda event: EventResult(Outcome.REJECTED, "Invalid event"))
+    send, _ = sender(lambda event: EventResult(Outcome.REJECTED, "pinterest_rejected", "Invalid event"))
     publisher = FakePublisher()
     forwarder(send, publisher).process(message([GOOD]), now=NOW)
     [(_, _, attributes)] = publisher.published
@@ -80,7 +111,7 @@ def test_skipped_events_are_acknowledged_and_not_parked():
     outcomes = forwarder(publisher=publisher, skip_events=frozenset({"purchase"})).process(
         message([GOOD]), now=NOW
     )
-    assert [(o.name, o.reason) for o in outcomes.events] == [("skipped", "event_filtered")]
+    assert [(o.outcome, o.reason) for o in outcomes.events] == [(Outcome.SKIPPED, "event_filtered")]
     assert publisher.published == []
 
 
@@ -93,8 +124,27 @@ def test_a_deferred_event_means_no_ack_and_nothing_parked_yet():
 
 
 def test_a_failed_dead_letter_publish_means_no_ack():
-    with pytest.raises(TransientError, match="dead-letter publish failed"):
+    with pytest.raises(TransientError, match="dead-letter publish failed for 1 of 1"):
         forwarder(publisher=FakePublisher(fail=True)).process(message([NO_KEY]), now=NOW)
+
+
+def test_a_redelivery_after_a_half_failed_publish_parks_only_what_was_not_parked():
+    publisher = FakePublisher(fail_calls=frozenset({2}))
+    shared = forwarder(publisher=publisher)
+    three = message([NO_KEY, {**NO_KEY, "value": 6}, {**NO_KEY, "value": 7}])
+    with pytest.raises(TransientError, match="failed for 1 of 3"):
+        shared.process(three, now=NOW)
+    shared.process(three, now=NOW)  # Pub/Sub redelivers the push
+    parked = [attributes["event_index"] for _, _, attributes in publisher.published]
+    assert sorted(parked) == ["0", "1", "2"]
+
+
+def test_without_a_dead_letter_topic_rejections_are_logged_with_their_reason(log_lines):
+    with pytest.raises(TransientError, match="DEAD_LETTER_TOPIC is not set"):
+        forwarder(topic="").process(message([GOOD, NO_KEY]), now=NOW)
+    rejected = [line for line in log_lines() if line["outcome"] == "rejected"]
+    assert [(line["reason"], line["event_index"]) for line in rejected] == [("no_match_key", 1)]
+    assert rejected[0]["detail"].startswith("needs em")
 
 
 @pytest.mark.parametrize(
@@ -111,11 +161,11 @@ def test_undecodable_messages_are_parked_whole(data, reason):
     assert "event_index" not in attributes
 
 
-def test_auth_errors_are_not_acknowledged():
+def test_deployment_faults_are_not_acknowledged():
     def send(events: Any) -> list[EventResult]:
-        raise AuthError("Pinterest answered 401: the access token or ad account id is wrong")
+        raise DeploymentFault("Pinterest answered 404: no such ad account")
 
-    with pytest.raises(AuthError):
+    with pytest.raises(DeploymentFault):
         forwarder(send).process(message([GOOD]), now=NOW)
 
 
@@ -180,7 +230,7 @@ def test_a_processed_push_is_acknowledged(client, monkeypatch):
     send, requests = sender()
     monkeypatch.setattr(main, "_instance", lambda: forwarder(send))
     assert test_client.post("/", json=push_body([GOOD, GOOD], message_id="77")).status_code == 200
-    assert [e["event_id"] for e in requests[0]] == ["77-0", "77-1"]
+    assert [e["event_id"] for e in requests[0]] == derived_event_ids([GOOD, GOOD])
 
 
 def test_an_eventarc_cloud_event_is_handled_too(client, monkeypatch, capsys):
@@ -197,6 +247,6 @@ def test_an_eventarc_cloud_event_is_handled_too(client, monkeypatch, capsys):
     }
     body = {**push_body(GOOD, message_id="9"), "subscription": "projects/acme/subscriptions/eventarc"}
     assert test_client.post("/", json=body, headers=headers).status_code == 200
-    assert [e["event_id"] for e in requests[0]] == ["9-0"]
+    assert [e["event_id"] for e in requests[0]] == derived_event_ids([GOOD])
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert line["logging.googleapis.com/trace"] == "projects/acme/traces/0123456789abcdef0123456789abcdef"

@@ -12,18 +12,22 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from dev.pinterest_standin import Delay, Drop, FailEvents, Normal, Reject422, StandIn, Status, sample_event
+from dev.pinterest_standin import (
+    Delay,
+    Drop,
+    EventStatus,
+    FailEvents,
+    Normal,
+    Reject422,
+    StandIn,
+    Status,
+    sample_event,
+)
 from lib import logs
 from lib.config import DeliveryConfig
-from lib.delivery.client import (
-    MAX_EVENTS_PER_REQUEST,
-    DeadlineRetry,
-    EventResult,
-    Outcome,
-    PinterestClient,
-    RetryPolicy,
-)
-from lib.errors import AuthError
+from lib.delivery.client import MAX_EVENTS_PER_REQUEST, DeadlineRetry, PinterestClient, RetryPolicy
+from lib.delivery.outcomes import EventResult, Outcome
+from lib.errors import DeploymentFault, Reason
 
 TOKEN = "pina_client-test-token-3c9a1f5e"
 ACCOUNT = "549755885175"
@@ -243,43 +247,92 @@ class TestOutcomes:
     def test_422_reads_details(self, standin, client):
         standin.inject(Reject422((0, 2), message="Given timestamp is in the past."))
         results = client.send(events(3))
-        rejected = EventResult(Outcome.REJECTED, "Given timestamp is in the past.")
+        rejected = EventResult(Outcome.REJECTED, Reason.PINTEREST_REJECTED, "Given timestamp is in the past.")
         assert results == [rejected, PROCESSED, rejected]
         assert len(standin.requests) == 1
 
-    def test_400_rejects_the_request(self, standin, client):
+    def test_a_400_is_split_until_the_invalid_event_is_alone(self, standin, client):
         invalid = {k: v for k, v in sample_event().items() if k != "event_id"}
         results = client.send([invalid, sample_event(1)])
-        assert {result.outcome for result in results} == {Outcome.REJECTED}
-        assert results[0].detail.startswith("pinterest_bad_request: Invalid request body")
+        assert [result.outcome for result in results] == [Outcome.REJECTED, Outcome.PROCESSED]
+        assert results[0].reason == Reason.PINTEREST_REJECTED
+        assert results[0].detail.startswith("request refused: Invalid request body")
+        assert [len(record.body["data"]) for record in standin.requests] == [2, 1, 1]
+        assert event_ids(standin.events()) == ["evt-1"]
+
+    def test_a_marked_event_costs_only_itself(self, standin, client):
+        standin.refuse_events_with("evt-13")
+        results = client.send(events(40))
+        assert [i for i, result in enumerate(results) if result.outcome is not Outcome.PROCESSED] == [13]
+        assert results[13].detail == "request refused: Invalid event: evt-13"
+        assert len(standin.events()) == 39
+        assert len(standin.requests) == 1 + 2 * 6  # 40 -> 20 -> 10 -> 5 -> 2 or 3 -> 1 or 2 -> 1
+
+    def test_a_request_too_large_is_split_too(self, standin, client):
+        standin.inject(Status(413))
+        assert client.send(events(4)) == [PROCESSED] * 4
+        assert [len(record.body["data"]) for record in standin.requests] == [4, 2, 2]
+
+    def test_requests_stay_within_batch_max_events(self, standin, make_client):
+        client = make_client(batch_max_events=300)
+        assert client.send(events(700)) == [PROCESSED] * 700
+        assert [len(record.body["data"]) for record in standin.requests] == [300, 300, 100]
+
+    def test_warnings_are_kept_scrubbed(self, standin, client):
+        standin.inject(EventStatus((1,), "processed", warning="em jane@example.com looks hashed twice"))
+        results = client.send(events(2))
+        assert results == [
+            PROCESSED,
+            EventResult(Outcome.PROCESSED, warning="em [redacted] looks hashed twice"),
+        ]
+
+    def test_an_unknown_event_status_is_decided_once(self, standin, client, capsys):
+        standin.inject(EventStatus((0,), "queued_for_review"))
+        results = client.send(events(2))
+        assert results[1] == PROCESSED
+        assert (results[0].outcome, results[0].reason) == (Outcome.REJECTED, Reason.PINTEREST_UNKNOWN_STATUS)
+        assert "'queued_for_review'" in results[0].detail
+        lines = log_lines(capsys)
+        assert any("queued_for_review" in (line.get("detail") or "") for line in lines)
         assert len(standin.requests) == 1
 
-    @pytest.mark.parametrize("status", [401, 403])
-    def test_refused_credentials_raise_auth_error_without_the_token(self, standin, client, capsys, status):
+    @pytest.mark.parametrize(
+        ("status", "says"),
+        [
+            (401, "PINTEREST_ACCESS_TOKEN"),
+            (403, "scopes"),
+            (404, "PINTEREST_AD_ACCOUNT_ID is wrong"),
+        ],
+    )
+    def test_deployment_faults_raise_without_the_token(self, standin, client, capsys, status, says):
         standin.inject(Status(status))
-        with pytest.raises(AuthError) as caught:
+        with pytest.raises(DeploymentFault) as caught:
             client.send(events(1))
-        self._assert_auth_error(caught.value, status, TOKEN, capsys)
+        self._assert_deployment_fault(caught.value, status, says, TOKEN, capsys)
         assert len(standin.requests) == 1
 
-    def test_wrong_token_raises_auth_error_without_the_token(self, standin, make_client, capsys):
+    def test_wrong_token_raises_without_the_token(self, standin, make_client, capsys):
         wrong = "pina_wrong-token-0000aaaa"
-        with pytest.raises(AuthError) as caught:
+        with pytest.raises(DeploymentFault) as caught:
             make_client(access_token=wrong).send(events(1))
-        self._assert_auth_error(caught.value, 401, wrong, capsys)
+        self._assert_deployment_fault(caught.value, 401, "PINTEREST_ACCESS_TOKEN", wrong, capsys)
+
+    def test_another_ad_account_is_a_404(self, make_client):
+        with StandIn(token=TOKEN, ad_account="1111") as other, pytest.raises(DeploymentFault, match="404"):
+            make_client(api_base_url=other.base_url).send(events(1))
 
     @staticmethod
-    def _assert_auth_error(error: AuthError, status: int, token: str, capsys) -> None:
+    def _assert_deployment_fault(error: DeploymentFault, status: int, says: str, token: str, capsys) -> None:
         text = f"{error} {error!r}"
         assert f"Pinterest answered {status}" in text
-        assert "access token or ad account id is wrong" in text
+        assert says in text
         assert error.__cause__ is None
         assert error.__context__ is None
         output = capsys.readouterr()
         assert token not in text + output.out + output.err
         (line,) = [json.loads(line) for line in output.out.splitlines()]
         assert (line["severity"], line["status"]) == ("ERROR", status)
-        assert "credentials" in line["message"]
+        assert says in line["message"]
 
 
 class _Canned(HTTPAdapter):
@@ -301,6 +354,9 @@ def _summary(received: int, processed: int, statuses: list[str] | None) -> dict:
 
 
 UNCLEAR = EventResult(Outcome.DEFERRED, "unclear_response")
+ODD = EventResult(
+    Outcome.REJECTED, Reason.PINTEREST_UNKNOWN_STATUS, "Pinterest answered the event with status 'odd'"
+)
 
 
 @pytest.mark.parametrize(
@@ -310,7 +366,7 @@ UNCLEAR = EventResult(Outcome.DEFERRED, "unclear_response")
         (200, _summary(2, 2, ["processed"]), [PROCESSED] * 2),
         (200, _summary(2, 1, None), [UNCLEAR] * 2),
         (200, _summary(3, 3, None), [UNCLEAR] * 2),
-        (200, _summary(2, 1, ["processed", "odd"]), [PROCESSED, UNCLEAR]),
+        (200, _summary(2, 1, ["processed", "odd"]), [PROCESSED, ODD]),
         (200, b"not json", [UNCLEAR] * 2),
         (422, {"code": 953, "message": "x"}, [UNCLEAR] * 2),
         (422, {"code": 953, "message": "x", "details": _summary(2, 2, None)}, [PROCESSED] * 2),
@@ -337,5 +393,56 @@ def test_reading_unusual_answers(status, body, expected):
     session.mount(f"{config.api_base_url}/ad_accounts/", _Canned(status, raw))
     client = PinterestClient(config, session)
     assert client.send(events(2)) == expected
+    client.close()
+    session.close()
+
+
+class _RefuseMarked(HTTPAdapter):
+    """Pinterest without a network: 400 for a request holding a marked event, else all processed."""
+
+    def __init__(self, marked: set[str]) -> None:
+        super().__init__()
+        self.marked, self.sizes = marked, []
+
+    def send(self, request, **kwargs) -> requests.Response:
+        data = json.loads(request.body)["data"]
+        self.sizes.append(len(data))
+        refused = any(event["event_id"] in self.marked for event in data)
+        body = (
+            {"code": 1, "message": "Invalid event"}
+            if refused
+            else {"events": [{"status": "processed"} for _ in data]}
+        )
+        response = requests.Response()
+        response.status_code, response.request = (400 if refused else 200), request
+        response._content = json.dumps(body).encode()
+        return response
+
+
+@pytest.mark.parametrize(
+    ("marked", "requests_needed"),
+    [
+        # 1 request, then 2 per halving of a refused request: 1000 -> 500 -> 250 -> 125 -> 62 -> 31
+        # -> 15 -> 7 -> 3 -> 1 is 9 halvings for the first event; the last one's path (63 -> 32 ...) 10.
+        ({"evt-0"}, 19),
+        ({"evt-999"}, 21),
+        ({"evt-17", "evt-500", "evt-998"}, 53),  # three paths that share only the first request
+        ({"evt-100", "evt-101"}, 27),  # neighbours share their path down to a request of 3
+    ],
+    ids=["first", "last", "three-apart", "two-neighbours"],
+)
+def test_isolating_refused_events_among_1000(marked, requests_needed):
+    config = DeliveryConfig(ad_account_id=ACCOUNT, access_token=TOKEN, api_base_url="http://127.0.0.1:9/v5")
+    session = requests.Session()
+    adapter = _RefuseMarked(marked)
+    session.mount(f"{config.api_base_url}/ad_accounts/", adapter)
+    client = PinterestClient(config, session)
+    results = client.send(events(1000))
+    refused = {f"evt-{i}" for i, result in enumerate(results) if result.outcome is Outcome.REJECTED}
+    assert refused == marked
+    assert all(
+        result.outcome is Outcome.PROCESSED for result in results if result.outcome is not Outcome.REJECTED
+    )
+    assert len(adapter.sizes) == requests_needed
     client.close()
     session.close()

@@ -8,7 +8,7 @@ import json
 import pytest
 from cloudevents.http import CloudEvent
 
-from lib.delivery.messages import message_from_cloud_event, parse_events
+from lib.delivery.messages import event_bytes, message_from_cloud_event, parse_events
 from lib.errors import InvalidEvent, Reason
 
 CE_ATTRIBUTES = {
@@ -89,5 +89,26 @@ def test_undecodable_data_has_a_named_reason(data, expected):
 
 def test_lone_surrogates_become_replacement_characters():
     data = b'[{"a": "x\\ud800y", "\\udfff": ["\\ud83d\\ude00"]}]'
-    assert parse_events(data, 1_000) == [{"a": "x\ufffdy", "\ufffd": ["\U0001f600"]}]
-    "".join(str(v) for v in parse_events(data, 1_000)[0].values()).encode()  # encodable now
+    with pytest.raises(UnicodeEncodeError):  # what json alone gives cannot be hashed or sent
+        json.loads(data)[0]["a"].encode()
+    [event] = parse_events(data, 1_000)
+    assert event == {"a": "x\ufffdy", "\ufffd": ["\U0001f600"]}
+    assert event["a"].encode() == b"x\xef\xbf\xbdy"
+
+
+@pytest.mark.parametrize(
+    ("data", "index", "exact"),
+    [
+        (b' {"value": 1.10, "big": 1e400}\n', 0, b' {"value": 1.10, "big": 1e400}\n'),
+        (b'[{"a":1},{"value": 1.10}]', 1, b'{"value": 1.10}'),
+        (b'[ {"a": [1, {"b": "]"}]} ,\n\t{"c": "x\\u00e9"} ]', 0, b'{"a": [1, {"b": "]"}]}'),
+        (b'[ {"a": [1, {"b": "]"}]} ,\n\t{"c": "x\\u00e9"} ]', 1, b'{"c": "x\\u00e9"}'),
+        ('[{"n": "Jos\u00e9"}, 7]'.encode(), 1, b"7"),
+        ('[{"n": "Jos\u00e9"}, 7]'.encode(), 0, '{"n": "Jos\u00e9"}'.encode()),
+        (b'[{"a": "\\ud800"}]', 0, b'{"a": "\\ud800"}'),
+    ],
+    ids=["object", "second", "nested-first", "nested-second", "scalar", "utf8", "surrogate-escape"],
+)
+def test_event_bytes_are_the_event_as_written(data, index, exact):
+    assert parse_events(data, 1_000)  # the data is what the function reads
+    assert event_bytes(data, index) == exact

@@ -1,15 +1,20 @@
-"""Replay: move dead-lettered messages back to the events topic, without the dead-letter attributes."""
+"""Replay: move dead-lettered messages back to the events topic, without the dead-letter attributes.
+
+A letter the function published twice for the same event (a redelivery after a half-failed
+publish) is replayed once: the copy is acknowledged and counted as a duplicate.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Final
 
-from lib.commands.publish import Outgoing, publish
 from lib.delivery.deadletter import DEAD_LETTER_ATTRIBUTES
+from lib.delivery.publishing import Outgoing, new_publisher, publish_all
 from lib.errors import Reason
 from lib.logs import scrub
 
@@ -18,6 +23,7 @@ __all__ = [
     "REASONS",
     "Report",
     "format_report",
+    "letter_key",
     "original_attributes",
     "reason_of",
     "replay",
@@ -50,6 +56,14 @@ def reason_of(attributes: Mapping[str, str]) -> str:
     return attributes.get("reason") or DELIVERY_ATTEMPTS_EXHAUSTED
 
 
+def letter_key(data: bytes, attributes: Mapping[str, str]) -> tuple[str, str]:
+    """What a letter parks: our letters name their event, Pub/Sub's own are known by their content."""
+    source = attributes.get("source_message_id")
+    if source:
+        return source, attributes.get("event_index", "")
+    return "", hashlib.sha256(data).hexdigest()
+
+
 def select(reasons: Sequence[str], wanted: str | None, room: int | None) -> list[bool]:
     """Which messages to take: those with the `wanted` reason (any when None), at most `room` of them."""
     matching = [wanted is None or reason == wanted for reason in reasons]
@@ -59,12 +73,13 @@ def select(reasons: Sequence[str], wanted: str | None, room: int | None) -> list
 
 @dataclass
 class Report:
-    """Messages per reason: replayed (or, in a dry run, to be), failed to publish, left in place."""
+    """Messages per reason: replayed (or, in a dry run, to be), failed to publish, left, duplicates."""
 
     dry_run: bool = False
     replayed: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     left: Counter[str] = field(default_factory=Counter)
+    duplicates: Counter[str] = field(default_factory=Counter)  # second letters of a replayed event
     error: str = ""  # why the subscription could not be read to the end
 
     @property
@@ -75,8 +90,8 @@ class Report:
 
 def format_report(report: Report) -> str:
     """One line per reason and a total, in aligned columns."""
-    columns = ("would_replay" if report.dry_run else "replayed", "failed", "left")
-    counters = (report.replayed, report.failed, report.left)
+    columns = ("would_replay" if report.dry_run else "replayed", "failed", "left", "duplicate")
+    counters = (report.replayed, report.failed, report.left, report.duplicates)
     reasons = sorted({reason for counter in counters for reason in counter})
     rows = [("reason", *columns)]
     rows += [(reason, *(str(counter[reason]) for counter in counters)) for reason in reasons]
@@ -109,6 +124,7 @@ class _Replay:
     report: Report
     held: list[str] = field(default_factory=list)  # ack ids to release at the end
     seen: set[str] = field(default_factory=set)  # message ids, in case one comes back
+    taken: set[tuple[str, str]] = field(default_factory=set)  # letter keys replayed in this run
 
     def run(self) -> Report:
         """Drain, then release what is held; a Pub/Sub error stops the run and is reported."""
@@ -144,25 +160,46 @@ class _Replay:
         reasons = [reason_of(r.message.attributes) for r in fresh]
         taken = select(reasons, self.wanted, self.room())
         left = [(r, reason) for r, reason, take in zip(fresh, reasons, taken, strict=True) if not take]
-        chosen = [(r, reason) for r, reason, take in zip(fresh, reasons, taken, strict=True) if take]
+        chosen, copies = self.distinct(
+            [(r, reason) for r, reason, take in zip(fresh, reasons, taken, strict=True) if take]
+        )
         self.report.left.update(reason for _, reason in left)
         self.hold([r.ack_id for r in again] + [r.ack_id for r, _ in left])
+        self.report.duplicates.update(reason for _, reason in copies)
+        if not self.report.dry_run:
+            self.acknowledge([r.ack_id for r, _ in copies])
         if self.report.dry_run:
             self.report.replayed.update(reason for _, reason in chosen)
             self.hold([r.ack_id for r, _ in chosen])
         else:
             self.republish(chosen)
 
+    def distinct(self, chosen: list[tuple[Any, str]]) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
+        """The chosen letters split into first copies (to replay) and copies of a letter already taken."""
+        first: list[tuple[Any, str]] = []
+        copies: list[tuple[Any, str]] = []
+        for r, reason in chosen:
+            key = letter_key(r.message.data, r.message.attributes)
+            (copies if key in self.taken else first).append((r, reason))
+            self.taken.add(key)
+        return first, copies
+
     def republish(self, chosen: Sequence[tuple[Any, str]]) -> None:
         """Publish the originals; acknowledge each only once its publish succeeded."""
         messages = [Outgoing(r.message.data, original_attributes(r.message.attributes)) for r, _ in chosen]
         done: list[str] = []
         failed: list[str] = []
-        for (r, reason), result in zip(chosen, publish(self.topic, messages, self.publisher), strict=True):
+        results = publish_all(self.publisher, self.topic, messages)
+        for (r, reason), result in zip(chosen, results, strict=True):
             (done if result.message_id else failed).append(r.ack_id)
             (self.report.replayed if result.message_id else self.report.failed)[reason] += 1
+            if not result.message_id:
+                self.taken.discard(letter_key(r.message.data, r.message.attributes))
         self.hold(failed)
-        for chunk in _chunks(done, _ACK_BATCH):
+        self.acknowledge(done)
+
+    def acknowledge(self, ack_ids: Sequence[str]) -> None:
+        for chunk in _chunks(ack_ids, _ACK_BATCH):
             self.subscriber.acknowledge(request={"subscription": self.subscription, "ack_ids": chunk})
 
     def hold(self, ack_ids: Sequence[str]) -> None:
@@ -198,7 +235,7 @@ def replay(
 
     return _Replay(
         subscriber=subscriber or pubsub_v1.SubscriberClient(),
-        publisher=publisher or (None if dry_run else pubsub_v1.PublisherClient()),
+        publisher=publisher or (None if dry_run else new_publisher()),
         subscription=subscription,
         topic=topic,
         wanted=reason,

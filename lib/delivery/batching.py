@@ -1,11 +1,11 @@
 """Micro-batching: the events of concurrent pushes share Pinterest requests.
 
-Each push calls `deliver()` with its own events. The first caller to find no open batch leads
-one: it waits until every push in flight has joined this batch, the batch is full, or the window
-has passed, whichever comes first, then sends the batch and hands each push its own results.
-With one push in flight nothing waits, so batching steps aside when there is no concurrency;
-and once every push in flight is in the batch, waiting longer could only add latency.
-A batch belongs to the request thread that leads it, so a graceful shutdown, which lets
+Each push enters `Batcher.push()` and hands its events to `deliver()` once. The first push to
+find no open batch leads one: it waits while some push in flight can still join (it has not
+delivered yet), until the batch is full or the window has passed, then sends the batch and hands
+each push its own events' results. Pushes already waiting on another batch cannot join, so they
+never hold a batch back: a lone push never waits, and batching adds latency only where it saves
+calls. A batch belongs to the request thread that leads it, so a graceful shutdown, which lets
 in-flight requests finish, sends whatever is pending.
 """
 
@@ -13,25 +13,39 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.delivery.client import EventResult
+from lib.delivery.outcomes import EventResult
 
-__all__ = ["Batcher"]
+__all__ = ["Batcher", "Push"]
 
-_Send = Callable[[Sequence[dict[str, Any]]], list[EventResult]]
+_Send = Callable[[Sequence[Mapping[str, Any]]], list[EventResult]]
 
 
 @dataclass(eq=False)
 class _Batch:
-    events: list[dict[str, Any]] = field(default_factory=list)
-    pushes: int = 0
+    events: list[Mapping[str, Any]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
     results: list[EventResult] = field(default_factory=list)
     error: BaseException | None = None
+
+
+class Push:
+    """One push's way into the batcher: it delivers its events once."""
+
+    def __init__(self, batcher: Batcher) -> None:
+        self._batcher = batcher
+        self.delivered = False
+
+    def deliver(self, events: Sequence[Mapping[str, Any]]) -> list[EventResult]:
+        """Send `events` together with other pushes' events; one result per event, in order."""
+        if self.delivered:
+            raise RuntimeError("a push delivers its events once")
+        self.delivered = True
+        return self._batcher._deliver(events)
 
 
 class Batcher:
@@ -43,30 +57,32 @@ class Batcher:
         self._max_events = max_events
         self._changed = threading.Condition()
         self._open: _Batch | None = None
-        self._in_flight = 0  # pushes between push() enter and exit
-        self._leaders_waiting = 0  # only they need waking when pushes come and go
+        self._joinable = 0  # pushes in flight that have not delivered yet: only they can join
 
     @contextmanager
-    def push(self) -> Iterator[None]:
-        """Mark one push as in flight, so open batches wait for its events."""
+    def push(self) -> Iterator[Push]:
+        """One push in flight: open batches wait for its events until it delivers or leaves."""
         with self._changed:
-            self._in_flight += 1
+            self._joinable += 1
+        push = Push(self)
         try:
-            yield
+            yield push
         finally:
-            with self._changed:
-                self._in_flight -= 1
-                if self._leaders_waiting:
-                    self._changed.notify_all()
+            if not push.delivered:
+                with self._changed:
+                    self._no_longer_joinable()
 
-    def deliver(self, events: Sequence[dict[str, Any]]) -> list[EventResult]:
-        """Send `events` (together with other pushes' events); one result per event, in order."""
-        if not events:
-            return []
+    def _no_longer_joinable(self) -> None:
+        self._joinable -= 1
+        if not self._joinable:
+            self._changed.notify_all()  # a waiting leader has nobody left to wait for
+
+    def _deliver(self, events: Sequence[Mapping[str, Any]]) -> list[EventResult]:
         with self._changed:
+            self._no_longer_joinable()
+            if not events:
+                return []
             batch, offset, leads = self._join(events)
-            if self._leaders_waiting:
-                self._changed.notify_all()
         if leads:
             self._lead(batch)
         else:
@@ -75,33 +91,30 @@ class Batcher:
             raise batch.error
         return batch.results[offset : offset + len(events)]
 
-    def _join(self, events: Sequence[dict[str, Any]]) -> tuple[_Batch, int, bool]:
+    def _join(self, events: Sequence[Mapping[str, Any]]) -> tuple[_Batch, int, bool]:
         batch = self._open
         leads = batch is None or len(batch.events) + len(events) > self._max_events
         if leads:
+            if batch is not None:
+                self._changed.notify_all()  # its leader sends now: this push starts the next batch
             batch = self._open = _Batch()
         assert batch is not None
         offset = len(batch.events)
         batch.events.extend(events)
-        batch.pushes += 1
+        if len(batch.events) >= self._max_events:
+            self._changed.notify_all()
         return batch, offset, leads
-
-    def _should_wait(self, batch: _Batch, deadline: float) -> bool:
-        others_may_join = self._in_flight > batch.pushes
-        return (
-            self._open is batch
-            and len(batch.events) < self._max_events
-            and others_may_join
-            and (time.monotonic() < deadline)
-        )
 
     def _lead(self, batch: _Batch) -> None:
         deadline = time.monotonic() + self._window
         with self._changed:
-            self._leaders_waiting += 1
-            while self._should_wait(batch, deadline):
-                self._changed.wait(deadline - time.monotonic())
-            self._leaders_waiting -= 1
+            while (
+                self._open is batch
+                and len(batch.events) < self._max_events
+                and self._joinable
+                and (left := deadline - time.monotonic()) > 0
+            ):
+                self._changed.wait(left)
             if self._open is batch:
                 self._open = None
         try:

@@ -1,8 +1,10 @@
-"""The Pinterest Conversions API client: requests of up to 1,000 events, bounded retries, per-event results.
+"""The Pinterest Conversions API client: bounded requests, retries under a deadline, per-event results.
 
 Retries are urllib3's `Retry` on the session's adapter (backoff with jitter, `Retry-After`, POST
-included: every event carries a stable `event_id` that Pinterest deduplicates), held to one
-deadline per `send()` that no retry sleep may cross.
+included: every event carries a stable `event_id` that Pinterest deduplicates); its `sleep` refuses
+to wait past the deadline of the `send()` it serves. A request that Pinterest refuses as a whole
+(400, 413) is split in halves and resent until the refused events are found, so that one event's
+fault costs only that event, whichever pushes shared the request.
 """
 
 from __future__ import annotations
@@ -12,28 +14,25 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from enum import StrEnum
-from types import TracebackType
 from typing import Any, Final, Self
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, NewConnectionError, TimeoutError
+from urllib3.exceptions import NewConnectionError, TimeoutError
 from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
+from urllib3.util.retry import RequestHistory, Retry
 
 from lib.config import DeliveryConfig
-from lib.errors import AuthError
+from lib.delivery.outcomes import EventResult, Outcome
+from lib.errors import DeploymentFault, Reason
 from lib.logs import log, scrub
 
 __all__ = [
     "DEFAULT_RETRY",
     "MAX_EVENTS_PER_REQUEST",
+    "REFUSED_AS_A_WHOLE",
     "RETRYABLE_STATUS",
     "DeadlineRetry",
-    "EventResult",
-    "Outcome",
     "PinterestClient",
     "RetryPolicy",
 ]
@@ -43,22 +42,14 @@ MAX_EVENTS_PER_REQUEST: Final = 1000
 _POOL_SIZE: Final = 100  # above Cloud Run's default request concurrency (80)
 #: Statuses worth another try: rate limited, or a server-side hiccup.
 RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
-
-
-class Outcome(StrEnum):
-    """What became of one event."""
-
-    PROCESSED = "processed"  # Pinterest accepted it; never send it again
-    REJECTED = "rejected"  # Pinterest said "failed": permanent, dead-letter it
-    DEFERRED = "deferred"  # transient: try again later (Pub/Sub redelivers)
-
-
-@dataclass(frozen=True)
-class EventResult:
-    """The outcome of one event, with Pinterest's scrubbed error or a short reason."""
-
-    outcome: Outcome
-    detail: str = ""
+#: Statuses that refuse the request as a whole: one of its events (or its size) is at fault.
+REFUSED_AS_A_WHOLE: Final = frozenset({400, 413})
+# Statuses that mean the deployment is wrong, not the events: what the log line tells the user.
+_DEPLOYMENT_FAULTS: Final[Mapping[int, str]] = {
+    401: "the access token is wrong or expired: fix the PINTEREST_ACCESS_TOKEN secret",
+    403: "the access token may not send events for this ad account: check its scopes and the account",
+    404: "no such ad account: PINTEREST_AD_ACCOUNT_ID is wrong",
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +65,20 @@ class RetryPolicy:
 DEFAULT_RETRY: Final = RetryPolicy()
 
 
+class _DeadlineReached(Exception):
+    """Raised by DeadlineRetry.sleep: the next attempt would start after the deadline."""
+
+    def __init__(self, last: RequestHistory | None) -> None:
+        super().__init__("deadline")
+        self.reason = (
+            "deadline"
+            if last is None
+            else f"http_{last.status}"
+            if last.status
+            else _error_reason(last.error)
+        )
+
+
 class DeadlineRetry(Retry):
     """urllib3's `Retry` that gives up instead of sleeping past `deadline` (a `time.monotonic()`)."""
 
@@ -84,25 +89,13 @@ class DeadlineRetry(Retry):
     def new(self, **kw: Any) -> Self:
         return super().new(**{"deadline": self.deadline, **kw})
 
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> Self:
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        if time.monotonic() + retry._next_sleep(response) >= self.deadline:
-            raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]
-        return retry
-
-    def _next_sleep(self, response: BaseHTTPResponse | None) -> float:
-        """An upper bound of the sleep `sleep(response)` is about to take."""
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         respected = response is not None and self.respect_retry_after_header
-        retry_after = self.get_retry_after(response) if respected else None
-        return retry_after or self.get_backoff_time() + self.backoff_jitter
+        retry_after = self.get_retry_after(response) if respected and response is not None else None
+        pause = self.get_backoff_time() if retry_after is None else retry_after
+        if time.monotonic() + pause >= self.deadline:
+            raise _DeadlineReached(self.history[-1] if self.history else None)
+        time.sleep(pause)
 
 
 # The retry (with its deadline) of the send() running in this thread or task.
@@ -121,6 +114,14 @@ class _PerCallRetryAdapter(HTTPAdapter):
     @max_retries.setter
     def max_retries(self, value: Retry) -> None:
         self._default_retry = value
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One request's per-event results, and whether Pinterest refused the request as a whole."""
+
+    results: list[EventResult]
+    refused: bool = False
 
 
 class PinterestClient:
@@ -143,16 +144,29 @@ class PinterestClient:
         self._session.mount(config.api_base_url, adapter)
         self._url = f"{config.api_base_url}/ad_accounts/{config.ad_account_id}/events"
         self._params = {"test": "true"} if config.test_mode else {}
+        self._chunk = min(config.batch_max_events, MAX_EVENTS_PER_REQUEST)
 
     def send(self, events: Sequence[Mapping[str, Any]]) -> list[EventResult]:
-        """Deliver `events` in requests of at most 1,000; one result per event, in order."""
+        """Deliver `events` in requests of at most BATCH_MAX_EVENTS; one result per event, in order.
+
+        Raises DeploymentFault when Pinterest refuses the token or the ad account (401/403/404).
+        """
         deadline = time.monotonic() + self._config.deadline_seconds
-        return [result for chunk in _chunks(events) for result in self._deliver(chunk, deadline)]
+        return [result for chunk in _chunks(events, self._chunk) for result in self._isolate(chunk, deadline)]
 
     def close(self) -> None:
         """Release the connections (the session too, unless it was handed in)."""
         if self._owns_session:
             self._session.close()
+
+    def _isolate(self, chunk: Sequence[Mapping[str, Any]], deadline: float) -> list[EventResult]:
+        """Send `chunk`; while Pinterest refuses a request as a whole, resend its halves."""
+        answer = self._deliver(chunk, deadline)
+        if not answer.refused or len(chunk) == 1:
+            return answer.results
+        log("WARNING", "pinterest refused a request as a whole; resending it in halves", count=len(chunk))
+        half = len(chunk) // 2
+        return self._isolate(chunk[:half], deadline) + self._isolate(chunk[half:], deadline)
 
     def _new_retry(self, deadline: float = float("inf")) -> DeadlineRetry:
         return DeadlineRetry(
@@ -167,19 +181,21 @@ class PinterestClient:
             deadline=deadline,
         )
 
-    def _deliver(self, chunk: Sequence[Mapping[str, Any]], deadline: float) -> list[EventResult]:
+    def _deliver(self, chunk: Sequence[Mapping[str, Any]], deadline: float) -> _Answer:
         if time.monotonic() >= deadline:
-            return self._logged(_all(len(chunk), Outcome.DEFERRED, "deadline"), None, 0.0)
+            return self._logged(_Answer(_all(len(chunk), Outcome.DEFERRED, "deadline")), None, 0.0)
         if self._config.test_mode:
             log("WARNING", "pinterest test mode: events are not recorded", test_mode=True, count=len(chunk))
         started = time.monotonic()
         try:
             response = self._post(chunk, deadline)
+        except _DeadlineReached as stop:
+            answer, status = _Answer(_all(len(chunk), Outcome.DEFERRED, stop.reason)), None
         except requests.RequestException as exc:
-            results, status = _all(len(chunk), Outcome.DEFERRED, _transport_detail(exc)), None
+            answer, status = _Answer(_all(len(chunk), Outcome.DEFERRED, _transport_reason(exc))), None
         else:
-            results, status = _read(response, len(chunk)), response.status_code
-        return self._logged(results, status, time.monotonic() - started)
+            answer, status = _read(response, len(chunk)), response.status_code
+        return self._logged(answer, status, time.monotonic() - started)
 
     def _post(self, chunk: Sequence[Mapping[str, Any]], deadline: float) -> requests.Response:
         token = _current_retry.set(self._new_retry(deadline))
@@ -195,44 +211,48 @@ class PinterestClient:
         finally:
             _current_retry.reset(token)
 
-    def _logged(self, results: list[EventResult], status: int | None, seconds: float) -> list[EventResult]:
+    def _logged(self, answer: _Answer, status: int | None, seconds: float) -> _Answer:
         """Log one line per request; `reason` instead of `status` when no HTTP answer came."""
-        outcomes = [result.outcome for result in results]
-        answer = {"status": status} if status else {"reason": results[0].detail}
+        outcomes = [result.outcome for result in answer.results]
+        reply = {"status": status} if status else {"reason": answer.results[0].reason}
         log(
             "INFO",
             "pinterest request",
-            **answer,
-            count=len(results),
-            counts={str(outcome): outcomes.count(outcome) for outcome in Outcome},
+            **reply,
+            count=len(outcomes),
+            counts={
+                str(o): outcomes.count(o) for o in (Outcome.PROCESSED, Outcome.REJECTED, Outcome.DEFERRED)
+            },
             duration_ms=round(seconds * 1000),
             test_mode=self._config.test_mode,
         )
-        return results
+        return answer
 
 
-def _chunks(events: Sequence[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
-    for start in range(0, len(events), MAX_EVENTS_PER_REQUEST):
-        yield events[start : start + MAX_EVENTS_PER_REQUEST]
+def _chunks(events: Sequence[Mapping[str, Any]], size: int) -> Iterator[Sequence[Mapping[str, Any]]]:
+    for start in range(0, len(events), size):
+        yield events[start : start + size]
 
 
-def _all(count: int, outcome: Outcome, detail: str) -> list[EventResult]:
-    return [EventResult(outcome, detail)] * count
+def _all(count: int, outcome: Outcome, reason: str, detail: str = "") -> list[EventResult]:
+    return [EventResult(outcome, reason, detail)] * count
 
 
-def _transport_detail(exc: requests.RequestException) -> str:
+def _transport_reason(exc: requests.RequestException) -> str:
     """`timeout` or `connection_error`, looking through urllib3's MaxRetryError to its reason."""
     cause = exc.args[0] if exc.args else None
-    reason = getattr(cause, "reason", cause)
-    refused = isinstance(reason, NewConnectionError)  # urllib3 files it under TimeoutError
-    timed_out = isinstance(exc, requests.Timeout) or (isinstance(reason, TimeoutError) and not refused)
-    return "timeout" if timed_out else "connection_error"
+    return "timeout" if isinstance(exc, requests.Timeout) else _error_reason(getattr(cause, "reason", cause))
+
+
+def _error_reason(error: Any) -> str:
+    refused = isinstance(error, NewConnectionError)  # urllib3 files it under TimeoutError
+    return "timeout" if isinstance(error, TimeoutError) and not refused else "connection_error"
 
 
 # --- reading Pinterest's answer -----------------------------------------------------------
 
 
-def _read(response: requests.Response, count: int) -> list[EventResult]:
+def _read(response: requests.Response, count: int) -> _Answer:
     try:
         body = response.json()
     except ValueError:
@@ -241,53 +261,65 @@ def _read(response: requests.Response, count: int) -> list[EventResult]:
     return reader(body if isinstance(body, dict) else {}, count, response.status_code)
 
 
-def _per_event(summary: Any, count: int) -> list[EventResult]:
+def _per_event(summary: Any, count: int) -> _Answer:
     """Results from a ConversionApiResponse: `events[]`, else the counts, else unclear."""
     summary = summary if isinstance(summary, Mapping) else {}
     events = summary.get("events")
     if isinstance(events, list) and len(events) == count:
-        return [_event_result(event) for event in events]
+        return _Answer([_event_result(event) for event in events])
     counts = (summary.get("num_events_received"), summary.get("num_events_processed"))
     if counts == (count, count):
-        return _all(count, Outcome.PROCESSED, "")
-    return _all(count, Outcome.DEFERRED, "unclear_response")
+        return _Answer(_all(count, Outcome.PROCESSED, ""))
+    return _Answer(_all(count, Outcome.DEFERRED, "unclear_response"))
+
+
+def _text(event: Mapping[str, Any], key: str) -> str:
+    value = event.get(key)
+    return scrub(str(value)) if value else ""
 
 
 def _event_result(event: Any) -> EventResult:
-    status = event.get("status") if isinstance(event, Mapping) else None
-    if status == "failed":
-        return EventResult(Outcome.REJECTED, scrub(str(event.get("error_message") or "failed")))
+    """One entry of `events[]`; a status Pinterest adds later is decided once: parked, never retried."""
+    event = event if isinstance(event, Mapping) else {}
+    status, warning = event.get("status"), _text(event, "warning_message")
     if status == "processed":
-        return EventResult(Outcome.PROCESSED)
-    return EventResult(Outcome.DEFERRED, "unclear_response")
+        return EventResult(Outcome.PROCESSED, warning=warning)
+    if status == "failed":
+        return EventResult(
+            Outcome.REJECTED, Reason.PINTEREST_REJECTED, _text(event, "error_message") or "failed"
+        )
+    detail = f"Pinterest answered the event with status {scrub(repr(status), 40)}"
+    log("WARNING", "pinterest answered an event with a status this version does not know", detail=detail)
+    message = _text(event, "error_message") or warning
+    return EventResult(
+        Outcome.REJECTED, Reason.PINTEREST_UNKNOWN_STATUS, f"{detail}: {message}" if message else detail
+    )
 
 
-def _bad_request(body: Mapping[str, Any], count: int, status: int) -> list[EventResult]:
-    del status
-    return _all(count, Outcome.REJECTED, "pinterest_bad_request: " + scrub(str(body.get("message", ""))))
+def _refused(body: Mapping[str, Any], count: int, status: int) -> _Answer:
+    message = _text(body, "message") or f"HTTP {status}"
+    return _Answer(
+        _all(count, Outcome.REJECTED, Reason.PINTEREST_REJECTED, f"request refused: {message}"), True
+    )
 
 
-def _refused(body: Mapping[str, Any], count: int, status: int) -> list[EventResult]:
+def _deployment_fault(body: Mapping[str, Any], count: int, status: int) -> _Answer:
     del body
     log(
-        "ERROR",
-        "pinterest refused the deployment's credentials: fix the access token or ad account id",
-        status=status,
-        count=count,
+        "ERROR", f"pinterest refused the deployment: {_DEPLOYMENT_FAULTS[status]}", status=status, count=count
     )
-    raise AuthError(f"Pinterest answered {status}: the access token or ad account id is wrong")
+    raise DeploymentFault(f"Pinterest answered {status}: {_DEPLOYMENT_FAULTS[status]}")
 
 
-def _deferred(body: Mapping[str, Any], count: int, status: int) -> list[EventResult]:
+def _deferred(body: Mapping[str, Any], count: int, status: int) -> _Answer:
     del body
-    return _all(count, Outcome.DEFERRED, f"http_{status}")
+    return _Answer(_all(count, Outcome.DEFERRED, f"http_{status}"))
 
 
 # HTTP status -> how to read the body into per-event results; anything else is deferred.
-_READERS: Final[Mapping[int, Callable[[Mapping[str, Any], int, int], list[EventResult]]]] = {
+_READERS: Final[Mapping[int, Callable[[Mapping[str, Any], int, int], _Answer]]] = {
     200: lambda body, count, _status: _per_event(body, count),
     422: lambda body, count, _status: _per_event(body.get("details"), count),
-    400: _bad_request,
-    401: _refused,
-    403: _refused,
+    **dict.fromkeys(REFUSED_AS_A_WHOLE, _refused),
+    **dict.fromkeys(_DEPLOYMENT_FAULTS, _deployment_fault),
 }

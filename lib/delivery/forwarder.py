@@ -1,42 +1,49 @@
-"""One Pub/Sub push, start to finish: decode, map, deliver, dead-letter, log, decide the ack.
+"""One Pub/Sub push, start to finish: decode, map, deliver, log, dead-letter, decide the ack.
 
-Ack rules (DESIGN §1): return normally (ack) once every event was processed by Pinterest,
-skipped on purpose, or parked on the dead-letter topic; raise TransientError (no ack, Pub/Sub
-redelivers) when anything is still undelivered. Parking waits until nothing is deferred, so a
-redelivered message is not parked twice.
+Ack rules (DESIGN §1): return normally (ack) once every event was processed by Pinterest, skipped
+on purpose, or parked on the dead-letter topic; raise TransientError (no ack, Pub/Sub redelivers)
+while anything is still undelivered or could not be parked. Every event is logged with its outcome
+and reason first, so a rejection is visible even where it cannot be parked. Parking waits until
+nothing is deferred, so a redelivered message is not parked twice.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from lib.config import load_config
-from lib.delivery.batching import Batcher
-from lib.delivery.client import EventResult, Outcome, PinterestClient
-from lib.delivery.deadletter import DeadLetter, Letter, letter_for
-from lib.delivery.messages import Message, parse_events
-from lib.errors import InvalidEvent, Reason, TransientError
+from lib.delivery.batching import Batcher, Push
+from lib.delivery.client import PinterestClient
+from lib.delivery.deadletter import EVENT_ID_ATTRIBUTE, DeadLetter, Letter, letter_for
+from lib.delivery.messages import Message, event_bytes, parse_events
+from lib.delivery.outcomes import EventResult, Outcome
+from lib.errors import InvalidEvent, TransientError
 from lib.logs import configure as configure_logs
 from lib.logs import log
 from lib.mapping import Mapped, MappingConfig, map_events
 
 __all__ = ["EventOutcome", "Forwarder", "Outcomes", "build_forwarder"]
 
-_SEVERITY: Final = {"processed": "INFO", "skipped": "INFO", "rejected": "WARNING", "deferred": "WARNING"}
+_SEVERITY: Final = {
+    Outcome.PROCESSED: "INFO",
+    Outcome.SKIPPED: "INFO",
+    Outcome.REJECTED: "WARNING",
+    Outcome.DEFERRED: "WARNING",
+}
 
 
 @dataclass(frozen=True)
 class EventOutcome:
-    """What became of one event: processed, skipped, rejected (parked) or deferred (retried)."""
+    """What became of one event of a message, and why."""
 
     index: int
-    name: str
+    outcome: Outcome
     reason: str = ""
     detail: str = ""
+    warning: str = ""  # Pinterest's warning_message for a processed event, scrubbed
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,8 @@ class Outcomes:
     message_id: str
     events: tuple[EventOutcome, ...]
 
-    def count(self, name: str) -> int:
-        return sum(1 for outcome in self.events if outcome.name == name)
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for event in self.events if event.outcome is outcome)
 
 
 @dataclass(frozen=True)
@@ -60,41 +67,61 @@ class Forwarder:
 
     def process(self, message: Message, now: float | None = None) -> Outcomes:
         """Handle one message; raises TransientError when it must be redelivered."""
-        with self.batcher.push():
-            return self._process(message, time.time() if now is None else now)
+        with self.batcher.push() as push:
+            return self._process(message, push, time.time() if now is None else now)
 
-    def _process(self, message: Message, now: float) -> Outcomes:
+    def _process(self, message: Message, push: Push, now: float) -> Outcomes:
         try:
-            events = parse_events(message.data(), self.mapping.max_message_bytes)
+            data = message.data()
+            events = parse_events(data, self.mapping.max_message_bytes)
         except InvalidEvent as error:
             return self._park_message(message, error)
-        mapped = map_events(events, config=self.mapping, now=now, publish_time=message.publish_time)
-        accepted = [m for m in mapped if m.event is not None]
-        results = dict(
-            zip((m.index for m in accepted), self.batcher.deliver([m.event for m in accepted]), strict=True)
+        mapped = map_events(
+            events,
+            config=self.mapping,
+            now=now,
+            publish_time=message.publish_time,
+            event_ids=_given_ids(message.attributes, events),
         )
-        outcomes = Outcomes(message.message_id, tuple(_outcome(m, results.get(m.index)) for m in mapped))
-        deferred = outcomes.count("deferred")
-        if not deferred:
-            self.dead_letter.publish(
-                [
-                    _letter(m, o, message)
-                    for m, o in zip(mapped, outcomes.events, strict=True)
-                    if o.name == "rejected"
-                ]
-            )
+        results = iter(push.deliver([m.event for m in mapped if m.event is not None]))
+        outcomes = Outcomes(message.message_id, tuple(_outcome(m, results) for m in mapped))
         _log_events(mapped, outcomes)
+        deferred = outcomes.count(Outcome.DEFERRED)
         if deferred:
             raise TransientError(f"{deferred} event(s) not delivered yet")
+        self.dead_letter.park(
+            [
+                _letter(message, data, m, o)
+                for m, o in zip(mapped, outcomes.events, strict=True)
+                if o.outcome is Outcome.REJECTED
+            ]
+        )
         return outcomes
 
     def _park_message(self, message: Message, error: InvalidEvent) -> Outcomes:
-        letter = letter_for(
-            _raw_data(message), error, message_id=message.message_id, source_attributes=message.attributes
+        log(
+            "WARNING",
+            "message dead-lettered",
+            message_id=message.message_id,
+            outcome=Outcome.REJECTED,
+            reason=error.reason,
+            detail=error.detail,
         )
-        self.dead_letter.publish([letter])
-        log("WARNING", "message dead-lettered", message_id=message.message_id, reason=str(error.reason))
-        return Outcomes(message.message_id, (EventOutcome(0, "rejected", str(error.reason), error.detail),))
+        letter = letter_for(
+            _raw_data(message),
+            error.reason,
+            error.detail,
+            message_id=message.message_id,
+            source_attributes=message.attributes,
+        )
+        self.dead_letter.park([letter])
+        return Outcomes(message.message_id, (EventOutcome(0, Outcome.REJECTED, error.reason, error.detail),))
+
+
+def _given_ids(attributes: Mapping[str, str], events: Sequence[Any]) -> list[str] | None:
+    """A replayed letter's event keeps the id it was first sent with (letters hold one event)."""
+    given = attributes.get(EVENT_ID_ATTRIBUTE, "").strip()
+    return [given] if given and len(events) == 1 else None
 
 
 def _raw_data(message: Message) -> bytes:
@@ -104,47 +131,48 @@ def _raw_data(message: Message) -> bytes:
         return message.encoded_data.encode()
 
 
-def _outcome(mapped: Mapped, result: EventResult | None) -> EventOutcome:
+def _outcome(mapped: Mapped, results: Iterator[EventResult]) -> EventOutcome:
+    """The outcome of one mapped event; takes its delivery result from `results` if it was sent."""
     if mapped.error is not None:
-        name = "rejected" if isinstance(mapped.error, InvalidEvent) else "skipped"
-        return EventOutcome(mapped.index, name, str(mapped.error.reason), mapped.error.detail)
-    assert result is not None, "every accepted event has a delivery result"
-    name = str(result.outcome)  # processed, rejected or deferred
-    reason = str(Reason.PINTEREST_REJECTED) if result.outcome is Outcome.REJECTED else result.detail
-    return EventOutcome(mapped.index, name, reason, result.detail)
+        outcome = Outcome.REJECTED if isinstance(mapped.error, InvalidEvent) else Outcome.SKIPPED
+        return EventOutcome(mapped.index, outcome, mapped.error.reason, mapped.error.detail)
+    result = next(results)
+    return EventOutcome(mapped.index, result.outcome, result.reason, result.detail, result.warning)
 
 
-def _letter(mapped: Mapped, outcome: EventOutcome, message: Message) -> Letter:
-    error = mapped.error or InvalidEvent(Reason.PINTEREST_REJECTED, outcome.detail)
-    data = json.dumps(mapped.source, ensure_ascii=False, separators=(",", ":")).encode()
+def _letter(message: Message, data: bytes, mapped: Mapped, outcome: EventOutcome) -> Letter:
     return letter_for(
-        data,
-        error,
+        event_bytes(data, mapped.index),
+        outcome.reason,
+        outcome.detail,
         message_id=message.message_id,
         source_attributes=message.attributes,
         event_index=mapped.index,
+        derived_event_id="" if mapped.own_event_id else mapped.event_id,
     )
 
 
 def _log_events(mapped: Sequence[Mapped], outcomes: Outcomes) -> None:
-    for m, outcome in zip(mapped, outcomes.events, strict=True):
-        event = m.event or {}
+    for m, o in zip(mapped, outcomes.events, strict=True):
         log(
-            _SEVERITY[outcome.name],
-            f"event {outcome.name}",
+            _SEVERITY[o.outcome],
+            f"event {o.outcome}",
             message_id=outcomes.message_id,
-            event_index=outcome.index,
-            ga4_event_name=m.ga4_name,
-            event_name=event.get("event_name"),
-            event_id=event.get("event_id"),
-            match_keys=sorted(event.get("user_data", {})),
-            outcome=outcome.name,
-            reason=outcome.reason or None,
+            event_index=o.index,
+            ga4_event_name=m.ga4_name or None,
+            event_name=m.event_name or None,
+            event_id=m.event_id,
+            own_event_id=m.own_event_id,
+            match_keys=sorted(m.event["user_data"]) if m.event else [],
+            outcome=o.outcome,
+            reason=o.reason or None,
+            detail=o.detail or None,
+            **({"warning": o.warning} if o.warning else {}),
         )
 
 
 def build_forwarder(env: Mapping[str, str] | None = None) -> Forwarder:
-    """The instance's forwarder from environment variables (raises ConfigError naming a variable)."""
+    """The instance's forwarder from environment variables (raises one ConfigError naming each variable)."""
     mapping, delivery = load_config(env)
     configure_logs(enabled=delivery.log_mode == "console")
     client = PinterestClient(delivery)

@@ -13,12 +13,13 @@ from typing import Any, Final
 
 from lib.errors import InvalidEvent, Reason
 
-__all__ = ["Message", "message_from_cloud_event", "parse_events"]
+__all__ = ["Message", "event_bytes", "message_from_cloud_event", "parse_events"]
 
 _FRACTION_TOO_LONG: Final = re.compile(r"(\.\d{6})\d+")  # Pub/Sub writes nanoseconds
 # JSON may escape a lone UTF-16 surrogate (`"\ud800"`): valid JSON, but not text that can be
 # encoded, hashed or sent on. Only data with such an escape is walked to replace them.
 _SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+_WHITESPACE: Final = re.compile(r"[ \t\n\r]*")  # what JSON allows between tokens
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,32 @@ def _valid_text(value: Any) -> Any:
     if isinstance(value, dict):
         return {_valid_text(key): _valid_text(element) for key, element in value.items()}
     return value
+
+
+def event_bytes(data: bytes, index: int) -> bytes:
+    """The exact bytes of event `index` in message data that `parse_events` read.
+
+    An object message is its whole data; an array element is cut out as written, so that a letter
+    holds the event byte for byte (`1.10` stays `1.10`, `1e400` stays `1e400`).
+    """
+    encoding = json.detect_encoding(data)
+    text = data.decode(encoding)
+    start = _WHITESPACE.match(text).end()
+    if text[start] != "[":
+        return data
+    begin, end = _element_spans(text, start)[index]
+    return text[begin:end].encode(encoding.removesuffix("-sig"))
+
+
+def _element_spans(text: str, start: int) -> list[tuple[int, int]]:
+    """Where each element of the JSON array opening at `start` begins and ends."""
+    decoder = json.JSONDecoder()
+    spans = []
+    position = _WHITESPACE.match(text, start + 1).end()
+    while text[position] != "]":
+        _, end = decoder.raw_decode(text, position)
+        spans.append((position, end))
+        position = _WHITESPACE.match(text, end).end()
+        if text[position] == ",":
+            position = _WHITESPACE.match(text, position + 1).end()
+    return spans
