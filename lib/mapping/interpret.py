@@ -1,7 +1,9 @@
 """Turn GA4 server-container events into Pinterest Conversions API events (pure, no I/O).
 
-The generic interpreter of the tables in `lib.mapping.parameters`: resolve each field's sources,
-normalise, hash, then validate the event as a whole (time window, match keys).
+The tables of `lib.mapping.parameters` are compiled once, at import, into a plan: one small
+closure per field that reads its sources, cleans, hashes and picks its value. Mapping an event
+indexes its values by dotted path, then runs the plan and validates the event as a whole (time
+window, match keys).
 """
 
 from __future__ import annotations
@@ -9,19 +11,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final
 
 from lib.errors import InvalidEvent, NotForwarded, Reason, SkippedEvent
+from lib.mapping import dates
 from lib.mapping.consent import opt_out_from_consent, read_consent
+from lib.mapping.context import EventContext
 from lib.mapping.events import is_forwarded, pinterest_event_name
 from lib.mapping.hashing import is_sha256_hex, sha256_hex
 from lib.mapping.identity import derived_event_ids
+from lib.mapping.normalise import country, tidy
 from lib.mapping.parameters import (
     CONTENTS,
     CUSTOM_DATA,
     EVENT,
     OVERRIDABLE,
     USER_DATA,
+    ByCountry,
     Field,
     Gated,
     Source,
@@ -29,68 +35,13 @@ from lib.mapping.parameters import (
 )
 from lib.mapping.settings import MappingConfig
 
-__all__ = ["EventContext", "Mapped", "map_events", "override_problems"]
+__all__ = ["Mapped", "map_events", "override_problems"]
 
 _MAX_FUTURE_SKEW_SECONDS: Final = 300  # clocks differ; later than this is rejected, not clamped
 _MILLISECONDS_ABOVE: Final = 10**11  # a Unix time above this is in milliseconds (year 5138 in seconds)
 _REQUEST_START_MS: Final = "x-sst-system_properties.request_start_time_ms"
 _MAX_NAME_LENGTH: Final = 100
 _MAX_DEPTH: Final = 12  # GA4 event data nests a few levels; anything deeper is not followed
-
-
-_T = TypeVar("_T")
-
-
-class _lazy(Generic[_T]):  # noqa: N801 - used as a decorator, like functools.cached_property
-    """functools.cached_property without Python 3.11's lock shared by every instance.
-
-    That lock serialises all request threads; here two threads may both compute a value the
-    first time, which is harmless for the pure functions it caches.
-    """
-
-    def __init__(self, compute: Callable[[Any], _T]) -> None:
-        self._compute = compute
-        self._name = compute.__name__
-        self.__doc__ = compute.__doc__
-
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        if instance is None:
-            return self
-        value = instance.__dict__[self._name] = self._compute(instance)
-        return value
-
-
-@dataclass(frozen=True)
-class EventContext:
-    """One GA4 event with what its mapping needs to know about the message and the clock."""
-
-    event: Mapping[str, Any]
-    index: int
-    config: MappingConfig
-    now: float
-    default_event_id: str = ""  # the id sent when the event brings none (see lib.mapping.identity)
-    publish_time: float | None = None
-
-    @_lazy
-    def paths(self) -> dict[str, list[Any]]:
-        """Every value of the event by dotted path (see `_index`)."""
-        return _index(self.event)
-
-    @_lazy
-    def country(self) -> str:
-        """The event's first usable address country, else DEFAULT_COUNTRY (for phone, state, zip)."""
-        field = USER_DATA["country"]
-        for raw in (v for group in _raw_groups(field, self) for v in group):
-            text = scalar_text(raw)
-            cleaned = field.normalise(text) if text and not is_sha256_hex(text.strip()) else None
-            if cleaned:
-                return cleaned
-        return self.config.default_country
-
-    @_lazy
-    def contents(self) -> list[dict[str, Any]]:
-        """Pinterest contents from explicit `contents` or GA4 `items` (shared by value, ids, count)."""
-        return _resolve(CONTENTS, self) or []
 
 
 @dataclass(frozen=True)
@@ -111,29 +62,49 @@ class Mapped:
     error: NotForwarded | None = None
 
 
-# --- resolving sources ------------------------------------------------------------------------
+# --- indexing an event by dotted path -----------------------------------------------------------
+
+# Each key the tables read -> (its dotted path, whether a table reads that path, the keys below it).
+_Trie = dict[str, tuple[str, bool, "_Trie"]]
+_ALL_FIELDS: Final = (CONTENTS, *(f for table in (EVENT, USER_DATA, CUSTOM_DATA) for f in table.values()))
 
 
-def _wanted_paths() -> frozenset[str]:
-    """Every dotted path a table reads, with all its prefixes."""
-    fields = [CONTENTS, *(f for table in (EVENT, USER_DATA, CUSTOM_DATA) for f in table.values())]
-    paths = [s.path if isinstance(s, Gated) else s for f in fields for s in f.sources if not callable(s)]
-    paths.append(_REQUEST_START_MS)
-    return frozenset(
-        ".".join(parts[:cut]) for parts in (p.split(".") for p in paths) for cut in range(1, len(parts) + 1)
-    )
+def _trie(paths: Sequence[str]) -> _Trie:
+    """The dotted paths as a tree of keys, so that indexing an event builds no path strings."""
+    root: _Trie = {}
+    for path in paths:
+        node, parts = root, path.split(".")
+        for cut, key in enumerate(parts, 1):
+            prefix, wanted, children = node.get(key, (".".join(parts[:cut]), False, {}))
+            node[key] = (prefix, wanted or cut == len(parts), children)
+            node = children
+    return root
 
 
-_WANTED: Final = _wanted_paths()
+_PATHS: Final = _trie(
+    [
+        *(s.path if isinstance(s, Gated) else s for f in _ALL_FIELDS for s in f.sources if not callable(s)),
+        _REQUEST_START_MS,
+    ]
+)
 
 
-def _fan(value: Any) -> list[Any]:
-    """A value as a list of candidates: lists (and lists of lists) fan out."""
-    return [leaf for element in value for leaf in _fan(element)] if isinstance(value, list) else [value]
+def _entry(trie: _Trie, key: Any) -> tuple[str, bool, _Trie] | None:
+    """The trie entry of a key, also of a flattened one (`"address.city"`)."""
+    entry = trie.get(key)
+    if entry is not None or not isinstance(key, str) or "." not in key:
+        return entry
+    for part in key.split("."):
+        if entry is not None:
+            trie = entry[2]
+        entry = trie.get(part)
+        if entry is None:
+            return None
+    return entry
 
 
 def _index(event: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """Every value of the event under its dotted path, built once per event.
+    """Every value the tables read, under its dotted path, built once per event.
 
     Keys may be nested (`a: {b: 1}`) or flattened (`"a.b": 1`): both land under `a.b`. List
     elements land under the list's own path. Only paths the tables read (and their prefixes)
@@ -141,109 +112,170 @@ def _index(event: Mapping[str, Any]) -> dict[str, list[Any]]:
     """
     index: dict[str, list[Any]] = {}
 
-    def visit(path: str, node: Any, depth: int) -> None:
-        if depth > _MAX_DEPTH or path not in _WANTED:
-            return
-        if isinstance(node, list):
-            for element in node:
-                visit(path, element, depth + 1)
-            return
-        index.setdefault(path, []).append(node)
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                visit(f"{path}.{key}", value, depth + 1)
+    def visit(node: Mapping[str, Any], trie: _Trie, depth: int) -> None:
+        for key, value in node.items():
+            entry = _entry(trie, key)
+            if entry is not None:
+                add(entry, value, depth)
 
-    for key, value in event.items():
-        if key in _WANTED:
-            visit(key, value, 1)
+    def add(entry: tuple[str, bool, _Trie], value: Any, depth: int) -> None:
+        if depth > _MAX_DEPTH:
+            return
+        if isinstance(value, list):
+            for element in value:
+                add(entry, element, depth + 1)
+            return
+        path, wanted, children = entry
+        if wanted:
+            index.setdefault(path, []).append(value)
+        if children and isinstance(value, Mapping):
+            visit(value, children, depth + 1)
+
+    visit(event, _PATHS, 1)
     return index
 
 
-def _candidates(source: Source, ctx: EventContext) -> Sequence[Any]:
+def _fan(value: Any) -> list[Any]:
+    """A value as a list of candidates: lists (and lists of lists) fan out."""
+    return [leaf for element in value for leaf in _fan(element)] if isinstance(value, list) else [value]
+
+
+# --- the plan: one closure per field, compiled from its table row ----------------------------------
+
+_Resolve = Callable[[EventContext], Any]
+_Read = Callable[[EventContext], Sequence[Any]]
+_Clean = Callable[[Any, EventContext], Any]
+
+
+def _reader(source: Source) -> _Read:
     if isinstance(source, str):
-        return ctx.paths.get(source, ())
+        return lambda ctx: ctx.paths.get(source, ())
     if isinstance(source, Gated):
-        return ctx.paths.get(source.path, ()) if getattr(ctx.config, source.flag) else ()
-    return list(source(ctx.event))
+        return lambda ctx: ctx.paths.get(source.path, ()) if getattr(ctx.config, source.flag) else ()
+    return lambda ctx: list(source(ctx.event))
 
 
-def _raw_groups(field: Field, ctx: EventContext) -> Iterator[Sequence[Any]]:
-    """Candidate values, one group per source in order; an override replaces every source."""
-    if field.name in ctx.config.data_overrides:
-        yield _fan(ctx.config.data_overrides[field.name])
-        return
-    for source in field.sources:
-        yield _candidates(source, ctx)
+def _rule(field: Field) -> _Clean:
+    """The field's normaliser as a function of (value, event context)."""
+    rule = field.normalise
+    if isinstance(rule, ByCountry):
+        by_country = rule.rule
+        return lambda value, ctx: by_country(value, ctx.country)
+    return lambda value, _ctx: rule(value)
 
 
-def _list_text(raw: Any) -> list[Any]:
-    """Pinterest's tag accepts a list written as one string, `[a,b]`; plain strings stay whole."""
-    if isinstance(raw, str) and raw.startswith("[") and raw.endswith("]"):
-        return [part.strip().strip('"') for part in raw[1:-1].split(",")]
-    return [raw]
+def _cleaner(field: Field) -> _Clean:
+    """Raw value -> the value sent (cleaned, hashed), or None; a digest given passes through."""
+    apply, hashed = _rule(field), field.hashed
+    if not field.text:
+        return apply
 
-
-def _clean(field: Field, raw: Any, ctx: EventContext) -> Any:
-    if field.text:
-        raw = raw.strip() if type(raw) is str else scalar_text(raw)
-        if not raw:
+    def clean(raw: Any, ctx: EventContext) -> Any:
+        text = tidy(raw) if type(raw) is str else scalar_text(raw)
+        if not text:
             return None
-        if field.hashed and is_sha256_hex(raw):
-            return raw.lower()
-    cleaned = field.normalise(raw, ctx.country) if field.by_country else field.normalise(raw)
-    if cleaned is None or cleaned == "":
-        return None
-    return sha256_hex(cleaned) if field.hashed else cleaned
+        if hashed and is_sha256_hex(text):
+            return text.lower()
+        cleaned = apply(text, ctx)
+        if cleaned is None or cleaned == "":
+            return None
+        return sha256_hex(cleaned) if hashed else cleaned
+
+    return clean
 
 
-def _first(field: Field, group: Sequence[Any], ctx: EventContext) -> Any:
-    for raw in group:
-        value = _clean(field, raw, ctx)
-        if value is not None:
-            return value
-    return None
+def _picker(field: Field) -> Callable[[Sequence[Any], EventContext], Any]:
+    """Values of one source -> the field's value: the first usable one, or every distinct one."""
+    clean, split, distinct = _cleaner(field), field.split, field.text
 
-
-def _all(field: Field, group: Sequence[Any], ctx: EventContext) -> list[Any] | None:
-    raws = [part for raw in group for part in _list_text(raw)] if field.text else group
-    values = [value for value in (_clean(field, raw, ctx) for raw in raws) if value is not None]
-    return (list(dict.fromkeys(values)) if field.text else values) or None
-
-
-def _resolve(field: Field, ctx: EventContext) -> Any:
-    """The field's value: the first source with a usable value wins, else the field's fallback."""
-    pick = _all if field.many else _first
-    for group in _raw_groups(field, ctx):
-        value = pick(field, group, ctx) if group else None
-        if value is not None:
-            return value
-    return field.fallback(ctx) if field.fallback else None
-
-
-def _section(table: Mapping[str, Field], ctx: EventContext) -> dict[str, Any]:
-    section = {}
-    for key, field in table.items():
-        if (
-            field.always_resolved
-            or not field.paths.isdisjoint(ctx.paths)
-            or field.name in ctx.config.data_overrides
-        ):
-            value = _resolve(field, ctx)
+    def first(group: Sequence[Any], ctx: EventContext) -> Any:
+        for raw in group:
+            value = clean(raw, ctx)
             if value is not None:
-                section[key] = value
+                return value
+        return None
+
+    def every(group: Sequence[Any], ctx: EventContext) -> list[Any] | None:
+        values = [v for v in (clean(part, ctx) for raw in group for part in split(raw)) if v is not None]
+        return (list(dict.fromkeys(values)) if distinct else values) or None
+
+    return every if field.many else first
+
+
+def _groups(field: Field) -> Callable[[EventContext], Iterator[Sequence[Any]]]:
+    """Candidate values, one group per source in order; an override replaces every source."""
+    readers, name = tuple(_reader(s) for s in field.sources), field.name
+
+    def groups(ctx: EventContext) -> Iterator[Sequence[Any]]:
+        overrides = ctx.config.data_overrides
+        if name in overrides:
+            yield _fan(overrides[name])
+            return
+        for read in readers:
+            yield read(ctx)
+
+    return groups
+
+
+def _plan(field: Field) -> _Resolve:
+    """The field's value: the first source with a usable value wins, else the field's fallback."""
+    groups, pick, fallback = _groups(field), _picker(field), field.fallback
+
+    def resolve(ctx: EventContext) -> Any:
+        for group in groups(ctx):
+            value = pick(group, ctx) if group else None
+            if value is not None:
+                return value
+        return fallback(ctx) if fallback else None
+
+    return resolve
+
+
+def _section_plan(table: Mapping[str, Field]) -> Callable[[EventContext], dict[str, Any]]:
+    plans = tuple((key, _plan(field)) for key, field in table.items())
+
+    def section(ctx: EventContext) -> dict[str, Any]:
+        values = ((key, resolve(ctx)) for key, resolve in plans)
+        return {key: value for key, value in values if value is not None}
+
     return section
+
+
+_EVENT: Final = _section_plan(EVENT)
+_USER_DATA: Final = _section_plan(USER_DATA)
+_CUSTOM_DATA: Final = _section_plan(CUSTOM_DATA)
+_CONTENTS: Final = _plan(CONTENTS)
+_EVENT_ID: Final = _plan(EVENT["event_id"])
+_COUNTRY_GROUPS: Final = _groups(USER_DATA["country"])
+
+
+def _event_country(ctx: EventContext) -> str:
+    """The event's first usable address country, else DEFAULT_COUNTRY (for phone, state, zip, dates)."""
+    for group in _COUNTRY_GROUPS(ctx):
+        for raw in group:
+            text = scalar_text(raw)
+            cleaned = country(text) if text and not is_sha256_hex(text.strip()) else None
+            if cleaned:
+                return cleaned
+    return ctx.config.default_country.strip().lower()
+
+
+def _read_shared(ctx: EventContext) -> None:
+    """Fill in what several rules read: the country, and the contents (which may reject the event)."""
+    ctx.country = _event_country(ctx)
+    ctx.contents = _CONTENTS(ctx) or []
 
 
 # --- event-level rules ----------------------------------------------------------------------------
 
 
 def _seconds(raw: Any) -> float:
-    """A Unix time in seconds or milliseconds, as seconds; anything else rejects the event."""
+    """A Unix time in seconds or milliseconds, or ISO 8601 text, as seconds; else the event is rejected."""
     text = scalar_text(raw) if not isinstance(raw, bool) else None
     try:
         value = float(text) if text is not None else math.nan
     except ValueError:
-        value = math.nan
+        value = dates.iso_seconds(text) or math.nan
     if not math.isfinite(value) or value <= 0:
         raise InvalidEvent(Reason.INVALID_EVENT_TIME, "event_time is not a Unix time")
     return value / 1000 if value > _MILLISECONDS_ABOVE else value
@@ -292,12 +324,14 @@ def _map_event(ctx: EventContext) -> dict[str, Any]:
         raise SkippedEvent(Reason.EVENT_FILTERED, "excluded by FORWARD_EVENTS or SKIP_EVENTS")
     event_name = pinterest_event_name(ga4_name, config)
     consent_opt_out = opt_out_from_consent(read_consent(ctx.event), config.consent_policy)
-    event: dict[str, Any] = {"event_name": event_name, "event_time": _event_time(ctx), **_section(EVENT, ctx)}
+    event: dict[str, Any] = {"event_name": event_name, "event_time": _event_time(ctx)}
+    _read_shared(ctx)
+    event.update(_EVENT(ctx))
     if consent_opt_out:
         event["opt_out"] = True
-    event["user_data"] = _section(USER_DATA, ctx)
+    event["user_data"] = _USER_DATA(ctx)
     _check_match_keys(event["user_data"])
-    custom_data = _section(CUSTOM_DATA, ctx)
+    custom_data = _CUSTOM_DATA(ctx)
     if custom_data:
         event["custom_data"] = custom_data
     return event
@@ -341,7 +375,8 @@ def _known_name(ga4_name: str, config: MappingConfig) -> str:
 
 def _map_one(ctx: EventContext) -> Mapped:
     name = _ga4_name(ctx.event)
-    event_id = _resolve(EVENT["event_id"], ctx)
+    ctx.paths = _index(ctx.event)
+    event_id = _EVENT_ID(ctx)
     known = Mapped(
         ctx.index,
         ctx.event,
@@ -379,4 +414,5 @@ def override_problems(config: MappingConfig) -> list[str]:
 
 def _override_value(name: str, ctx: EventContext) -> Any:
     field = next(f for table in (EVENT, USER_DATA, CUSTOM_DATA) for f in table.values() if f.name == name)
-    return _resolve(replace(field, fallback=None), ctx)
+    ctx.country = _event_country(ctx)
+    return _plan(replace(field, fallback=None))(ctx)

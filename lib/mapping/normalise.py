@@ -1,32 +1,34 @@
 """Pinterest's normalisation rules, one small pure function per field: each returns the clean text or None.
 
 None means "omit the field": a normaliser never raises for bad data and never returns "", because the
-SHA-256 of an empty or junk value would match nobody. The hard parts (phone numbers, country and
-subdivision codes, languages, currencies) come from `phonenumbers` and `pycountry`, looked up through
-indexes built once and cached, so a call is a dict access or one phone-number parse.
+SHA-256 of an empty or junk value would match nobody. Values are read as people and shop systems write
+them (invisible characters, `mailto:`, numbers with separators, names of places in any language). The
+hard parts come from libraries: `email_validator` (syntax only, no network), `phonenumbers`, and the
+pycountry-derived tables of `lib.mapping.places`.
 """
 
 from __future__ import annotations
 
-import functools
-import gettext
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
-from datetime import date
-from operator import attrgetter
+from collections.abc import Callable, Iterator
+from decimal import Decimal, InvalidOperation
 from typing import Final
 
 import phonenumbers
-import pycountry
+from email_validator import EmailNotValidError, validate_email
+
+from lib.mapping import dates, places
 
 __all__ = [
+    "amount",
     "city",
     "country",
     "currency",
     "date_of_birth",
     "email",
+    "format_decimal",
     "gender",
     "ip_address",
     "language",
@@ -36,16 +38,18 @@ __all__ = [
     "postcode",
     "state",
     "text",
+    "tidy",
 ]
 
 # Values that tags and spreadsheets write for "nothing" (compared casefolded, before and after a rule).
 _PLACEHOLDERS: Final = frozenset({"undefined", "null", "none", "nil", "n/a"})
 
-# Languages whose translations of country and subdivision names (shipped with pycountry) are also
-# accepted; ISO's own names are local (`Bayern`), so English adds `Bavaria`, German `Deutschland`.
-_NAME_LOCALES: Final = ("en", "de", "fr", "es", "it", "pt", "nl")
-
-_EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Characters that show as nothing, which copy and paste leaves in values: zero-width space, word
+# joiner, byte-order mark, soft hyphen, direction marks. (Zero-width joiners stay: emoji and some
+# scripts need them; letter-only rules drop them anyway.) Every kind of space becomes a plain one.
+_INVISIBLE: Final = "\u00ad\u180e\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"  # noqa: E501
+_SPACES: Final = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"  # noqa: E501
+_TIDY: Final = {**dict.fromkeys(map(ord, _INVISIBLE)), **dict.fromkeys(map(ord, _SPACES), " ")}
 
 # Gender spellings, folded (lowercase, no accents, letters only) -> Pinterest's f / m / n.
 _GENDER_SPELLINGS: Final = {
@@ -59,81 +63,81 @@ _GENDER_SPELLINGS: Final = {
 }  # fmt: skip
 _GENDERS: Final = {spelling: code for code, spellings in _GENDER_SPELLINGS.items() for spelling in spellings}
 
-# Dates: 19900115, or three numbers split by one kind of separator, then maybe a time of day.
-_TIME_OF_DAY: Final = r"(?:(?:[Tt]|\s+)\d{1,2}:\d{2}.*)?"
-_COMPACT_DATE: Final = re.compile(r"(\d{4})(\d{2})(\d{2})" + _TIME_OF_DAY, re.ASCII | re.DOTALL)
-_SEPARATED_DATE: Final = re.compile(
-    r"(\d{1,4})([-/.])(\d{1,2})\2(\d{1,4})" + _TIME_OF_DAY, re.ASCII | re.DOTALL
-)
-# Year-last dates: positions of (month, day) among the first two numbers, the likelier reading first.
-# "/" is read the US way (03/04/1990 is March 4th); "." and "-" day first (15.01.1990, 15-01-1990).
-_YEAR_LAST_READINGS: Final = {"/": ((0, 1), (1, 0)), ".": ((1, 0), (0, 1)), "-": ((1, 0), (0, 1))}
-_FIRST_BIRTH_YEAR: Final = 1900
+_MAILTO: Final = re.compile(r"mailto:", re.IGNORECASE)
+_NAMED_ADDRESS: Final = re.compile(r".*<([^<>]*)>", re.DOTALL)  # Jane Doe <jane@example.com>
 
-# "+49…", "0049…", "(+49)…": written with an international prefix, so the country is in the number.
-_INTERNATIONAL_PREFIX: Final = re.compile(r"[\s(\[]*(?:\+|00)")
+_TEL: Final = re.compile(r"tel:", re.IGNORECASE)
+# "+49…", "0049…", "(+49)…", "+001…": written with an international prefix, so the country is in the number.
+_INTERNATIONAL_PREFIX: Final = re.compile(r"[\s(\[]*(?:\+|00)[\s0]*")
+_EXTENSION: Final = re.compile(r"\s*(?:ext\.?|extension|x|#)\s*\d+\s*$", re.IGNORECASE)
+_PHONE_SEPARATORS: Final = re.compile(r"[^\d+()A-Za-z]+")
+_FIRST_GROUP: Final = re.compile(r"\d+")
 
-_SUBDIVISION_CODE: Final = re.compile(r"[a-z]{2}-([a-z0-9]{1,3})")
+_SUBDIVISION_CODE: Final = re.compile(r"([a-z]{2})-([a-z0-9]{1,3})")
 _US_ZIP: Final = re.compile(r"([0-9]{5})(?:[0-9]{4})?")  # ZIP or ZIP+4, separators removed
-_POSTCODE_SEPARATORS: Final = re.compile(r"[\s-]+")
 _LANGUAGE_TAG: Final = re.compile(r"([a-z]{2})(?:[-_][a-z0-9]+)*")
+_QUALITY: Final = re.compile(r";\s*q\s*=\s*([0-9.]+)")
 
-# Everyday country names that are neither ISO names nor translations of them.
-_COUNTRY_ALIASES: Final = {
-    "UK": "GB",
-    "Great Britain": "GB",
-    "Britain": "GB",
-    "England": "GB",
-    "Scotland": "GB",
-    "Wales": "GB",
-    "Northern Ireland": "GB",
-    "America": "US",
-    "Holland": "NL",
-    "The Netherlands": "NL",
-    "Russia": "RU",
-    "Turkey": "TR",
-    "Ivory Coast": "CI",
-    "Macedonia": "MK",
-    "Burma": "MM",
-    "Cape Verde": "CV",
-    "Swaziland": "SZ",
-}
+# Amounts: a number with any grouping, between currency signs or codes ("$12.50", "12,50 €", "12.5 USD").
+_AMOUNT: Final = re.compile(r"([^\d+\-−]*)([+\-−]?)([^\d]*?)(\d(?:[\d.,' ’]*\d)?)(\D*)", re.DOTALL)
+_GROUP_MARKS: Final = re.compile(r"[.,' ’]")
+
+
+def tidy(value: str) -> str:
+    """The value without invisible characters and surrounding blanks: 'a@b.co\\u200b' -> 'a@b.co'."""
+    return (value if value.isascii() else value.translate(_TIDY)).strip()
 
 
 def email(value: str) -> str | None:
-    """Trimmed, lowercase, one '@' and a dotted domain: ' Jane.Doe@Example.com ' -> 'jane.doe@example.com'."""
-    address = value.strip().lower()
-    return address if _EMAIL.fullmatch(address) else None
+    """A valid address, lowercase: ' Jane.Doe@Example.com ' -> 'jane.doe@example.com'.
+
+    `mailto:` and `Name <address>` give the address; validity is `email_validator`'s (syntax and
+    domain rules, no DNS look-up), so 'test..test@example.com' and 'test@example.com.' are not.
+    """
+    written = _present(value)
+    if written is None:
+        return None
+    written = _MAILTO.sub("", _NAMED_ADDRESS.sub(r"\1", written), count=1).partition("?")[0].strip()
+    try:
+        checked = validate_email(written, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return checked.normalized.lower()
 
 
 def phone(value: str, country: str = "") -> str | None:
     """Digits of the E.164 number, country code first, no '+': '030 1234567' with 'de' -> '49301234567'.
 
-    Readings, first possible one wins: a number written with '+' or '00' is international whatever the
-    country; digits that start with the country's calling code and form a valid number with it already
-    carry it; then the number as written in `country`; last, bare digits as code and number
-    ('15551234567'). Numbers need only be possible (right length), not assigned, so 555 numbers pass.
+    Readings, first possible one wins: a number written with '+' or '00' (then any zeros) is
+    international whatever the country; digits that start with the country's calling code and form a
+    valid number with it already carry it; then the number as written in `country`; last, digits
+    whose first group is a calling code ('15551234567', '1-555-123-4567'). A number inside other text
+    ('Call +1 555 123 4567') is found by phonenumbers' matcher. Numbers need only be possible (right
+    length), not assigned, so 555 numbers pass.
     """
-    for written, region, accept in _phone_readings(value.strip(), country.strip().upper()):
-        number = _parse_phone(written, region)
+    written = _present(value)
+    if written is None:
+        return None
+    written = _TEL.sub("", written, count=1).partition(";")[0]
+    region = country.strip().upper()
+    if any(char.isalpha() for char in _EXTENSION.sub("", written)):
+        return _phone_in_text(written, region)
+    for reading, in_region, accept in _phone_readings(_PHONE_SEPARATORS.sub(" ", written).strip(), region):
+        number = _parse_phone(reading, in_region)
         if number is not None and accept(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+            return _e164_digits(number)
     return None
 
 
 def gender(value: str) -> str | None:
     """'f', 'm' or 'n' from common spellings in several languages: 'Female', 'F', 'woman' -> 'f'."""
-    return _GENDERS.get(_fold(value))
+    return _GENDERS.get(places.fold(tidy(value)))
 
 
-def date_of_birth(value: str) -> str | None:
-    """YYYYMMDD of a real date from 1900 to this year: '1990-01-15', '15.01.1990', '01/15/1990' -> '19900115'.
-
-    Four-digit years only. Year-last dates are read month first with '/' (US: 03/04/1990 is March 4th)
-    and day first with '.' or '-', each falling back to the other order when the first is impossible.
-    """
-    readings = _date_readings(value.strip())
-    return next(filter(None, (_calendar_date(*reading) for reading in readings)), None)
+def date_of_birth(value: str, country: str = "") -> str | None:
+    """YYYYMMDD: '1990-01-15', '19900115', 'December 31, 1990', '1990年12月29日' -> a date (see dates)."""
+    written = _present(value)
+    return None if written is None else dates.birth_date(written, country.strip().lower())
 
 
 def name(value: str) -> str | None:
@@ -147,32 +151,32 @@ def city(value: str) -> str | None:
 
 
 def state(value: str, country: str = "") -> str | None:
-    """Two-character subdivision code, lowercase, from a code or (country known) a name: 'California' -> 'ca'.
+    """Two-character subdivision code, lowercase: 'California', 'Calif.', 'CA', 'US-CA' with 'us' -> 'ca'.
 
-    ISO codes keep the part after the dash ('US-CA' -> 'ca'); codes whose part is not two characters
-    ('AU-NSW', 'GB-ENG') give None, as does a name when the country is not given.
+    Names and abbreviations need the country; a bare code is checked against it when it is known
+    ('XY' in the US gives None). Subdivisions whose ISO code is not two characters ('AU-NSW') give None.
     """
     region = country.strip().lower()
-    return _clean(value, lambda trimmed: _subdivision(trimmed, region))
+    return _clean(value, lambda written: _subdivision(written, region))
 
 
 def postcode(value: str, country: str = "") -> str | None:
-    """US (or unknown country and ZIP-shaped): first five digits; else lowercase without spaces or dashes.
+    """Lowercase letters and digits only; US (or ZIP-shaped with no country): five digits.
 
-    '94123-1234' -> '94123'; 'SW1A 1AA' -> 'sw1a1aa'.
+    '94123-1234' -> '94123', 'SW1A 1AA' -> 'sw1a1aa', '〒100-0001' -> '1000001', '2101' in the US -> '02101'.
     """
     region = country.strip().lower()
-    return _clean(value, lambda trimmed: _postcode(trimmed, region))
+    return _clean(value, lambda written: _postcode(written, region))
 
 
 def country(value: str) -> str | None:
-    """ISO-3166 alpha-2 code, lowercase, from a code, an alpha-3 code or a name: 'United States' -> 'us'."""
-    return _clean(value, lambda trimmed: _country_index().get(_fold(trimmed), ""))
+    """ISO-3166 alpha-2 code, lowercase, of a code or a name in any language: 'Polska' -> 'pl'."""
+    return _clean(value, places.country_code)
 
 
 def lowercase_id(value: str) -> str | None:
     """Trimmed and lowercase, as Pinterest's own tag treats ids: ' ABC-123 ' -> 'abc-123'."""
-    return _clean(value, lambda trimmed: _with_alphanumeric(trimmed.lower()))
+    return _clean(value, lambda written: _with_alphanumeric(written.lower()))
 
 
 def text(value: str) -> str | None:
@@ -181,32 +185,63 @@ def text(value: str) -> str | None:
 
 
 def language(value: str) -> str | None:
-    """Two-letter ISO-639-1 code, lowercase, from a language tag: 'en_US' -> 'en'."""
-    tag = _LANGUAGE_TAG.fullmatch(value.strip().lower())
-    code = tag.group(1) if tag else ""
-    return code if code in _language_codes() else None
+    """Two-letter ISO-639-1 code of a language tag or the preferred one of an Accept-Language value.
+
+    'en_US' -> 'en'; 'fr-CH, fr;q=0.9, en;q=0.8' -> 'fr'.
+    """
+    for tag in _preferred_tags(value.lower()):
+        found = _LANGUAGE_TAG.fullmatch(tag)
+        if found and found.group(1) in places.language_codes():
+            return found.group(1)
+    return None
 
 
 def currency(value: str) -> str | None:
     """ISO-4217 code, uppercase: ' eur ' -> 'EUR'."""
-    code = value.strip().upper()
-    return code if code in _currency_codes() else None
+    code = tidy(value).upper()
+    return code if code in places.currency_codes() else None
 
 
 def ip_address(value: str) -> str | None:
-    """An IPv4 or IPv6 address in its standard text form: '2001:DB8:0::1' -> '2001:db8::1'."""
+    """The first IPv4 or IPv6 address of a value or forwarded list, in standard form.
+
+    '2001:DB8:0::1' -> '2001:db8::1'; '203.0.113.7, 10.0.0.1' -> '203.0.113.7'.
+    """
+    for entry in tidy(value).split(","):
+        try:
+            return str(ipaddress.ip_address(entry.strip()))
+        except ValueError:
+            continue
+    return None
+
+
+def amount(value: str) -> str | None:
+    """A finite number in plain notation, as people write amounts: '1,299.00', '1.299,00' -> '1299'.
+
+    '12,50' -> '12.5', '$12.50' and '12.5 USD' -> '12.5'. One comma or point is the decimal mark,
+    except a comma followed by exactly three digits ('1,299'), which groups thousands like repeated
+    marks, spaces and apostrophes do. Currency signs and ISO codes around the number are ignored.
+    """
+    written = tidy(value)
     try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return None
+        number = Decimal(written)
+    except InvalidOperation:
+        number = _written_amount(written)
+    return format_decimal(number) if number is not None and number.is_finite() else None
+
+
+def format_decimal(number: Decimal) -> str:
+    """`Decimal('110.00')` -> `'110'`, `Decimal('0.30')` -> `'0.3'`: plain notation, no exponent."""
+    plain = format(number.normalize(), "f")
+    return "0" if plain in {"-0", ""} else plain
 
 
 # --- small steps ---------------------------------------------------------------------------------
 
 
 def _present(value: str) -> str | None:
-    """The value trimmed, or None when that is empty or a placeholder such as 'undefined'."""
-    trimmed = value.strip()
+    """The value tidied, or None when that is empty or a placeholder such as 'undefined'."""
+    trimmed = tidy(value)
     return trimmed if trimmed and trimmed.casefold() not in _PLACEHOLDERS else None
 
 
@@ -228,25 +263,6 @@ def _with_alphanumeric(value: str) -> str:
     return value if any(char.isalnum() for char in value) else ""
 
 
-def _fold(value: str) -> str:
-    """Lookup key: casefolded letters and digits, no accents: 'Baden-Württemberg' -> 'badenwurttemberg'."""
-    return "".join(char for char in unicodedata.normalize("NFKD", value).casefold() if char.isalnum())
-
-
-def _first_wins(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """A dict of the pairs in which an earlier pair's key is never overwritten by a later one."""
-    index: dict[str, str] = {}
-    for key, code in pairs:
-        index.setdefault(key, code)
-    return index
-
-
-def _translators(domain: str) -> tuple[Callable[[str], str], ...]:
-    """pycountry's gettext translations of one ISO catalogue into `_NAME_LOCALES`."""
-    catalogue = functools.partial(gettext.translation, domain, pycountry.LOCALES_DIR, fallback=True)
-    return tuple(catalogue(languages=[locale]).gettext for locale in _NAME_LOCALES)
-
-
 # --- phone -----------------------------------------------------------------------------------------
 
 _PhoneCheck = Callable[[phonenumbers.PhoneNumber], bool]
@@ -258,14 +274,27 @@ def _phone_readings(written: str, region: str) -> Iterator[tuple[str, str | None
     if prefix:
         yield "+" + written[prefix.end() :], None, phonenumbers.is_possible_number
         return
-    digits_only = written.isdigit()
+    digits = "".join(char for char in written if char.isdigit())
     calling_code = str(phonenumbers.country_code_for_region(region)) if region else ""
-    if digits_only and calling_code and written.startswith(calling_code):
-        yield "+" + written, None, phonenumbers.is_valid_number
+    if calling_code and digits.startswith(calling_code):
+        yield "+" + digits, None, phonenumbers.is_valid_number
     if region:
         yield written, region, phonenumbers.is_possible_number
-    if digits_only:
-        yield "+" + written, None, phonenumbers.is_possible_number
+    first_group = _FIRST_GROUP.match(written)
+    if first_group and (first_group.end() == len(written) or _is_calling_code(first_group.group())):
+        yield "+" + digits, None, phonenumbers.is_possible_number
+
+
+def _is_calling_code(digits: str) -> bool:
+    return int(digits) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+
+
+def _phone_in_text(written: str, region: str) -> str | None:
+    """The first possible number that phonenumbers' matcher finds in text ('Call +1 555 123 4567')."""
+    leniency = phonenumbers.Leniency.POSSIBLE
+    for match in phonenumbers.PhoneNumberMatcher(written, region or None, leniency=leniency):
+        return _e164_digits(match.number)
+    return None
 
 
 def _parse_phone(written: str, region: str | None) -> phonenumbers.PhoneNumber | None:
@@ -279,96 +308,101 @@ def _parse_phone(written: str, region: str | None) -> phonenumbers.PhoneNumber |
     return number if keeps_zero and number.national_number else None
 
 
-# --- dates -----------------------------------------------------------------------------------------
-
-
-def _date_readings(written: str) -> Iterator[tuple[str, str, str]]:
-    """Possible (year, month, day) readings of a date, the likeliest first."""
-    if compact := _COMPACT_DATE.fullmatch(written):
-        yield compact.group(1), compact.group(2), compact.group(3)
-        return
-    if not (parts := _SEPARATED_DATE.fullmatch(written)):
-        return
-    first, separator, second, last = parts.groups()
-    if len(first) == 4:
-        yield first, second, last
-    elif len(last) == 4:
-        pair = (first, second)
-        yield from ((last, pair[month], pair[day]) for month, day in _YEAR_LAST_READINGS[separator])
-
-
-def _calendar_date(year: str, month: str, day: str) -> str | None:
-    try:
-        born = date(int(year), int(month), int(day))
-    except ValueError:
-        return None
-    return born.isoformat().replace("-", "") if _FIRST_BIRTH_YEAR <= born.year <= date.today().year else None
+def _e164_digits(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
 
 
 # --- places ----------------------------------------------------------------------------------------
 
 
 def _subdivision(value: str, region: str) -> str:
-    """Two-character subdivision code from an ISO code, a bare code or a name of `region`; '' if none."""
+    """Two-character subdivision code from an ISO code, a code or a name of `region`; '' if none."""
     iso = _SUBDIVISION_CODE.fullmatch(value.lower())
-    if iso:
-        return iso.group(1) if len(iso.group(1)) == 2 else ""
-    key = _fold(value)
-    if len(key) == 2 and key.isascii():
+    if iso:  # 'US-CA': its own country must be the event's, when that is known
+        known = iso.group(2) in places.subdivision_codes(iso.group(1))
+        return iso.group(2) if known and region in {"", iso.group(1)} else ""
+    key = places.fold(value)
+    if not region:
+        return key if len(key) == 2 and key.isascii() else ""
+    if key in places.subdivision_codes(region):
         return key
-    return _subdivision_index(region).get(key, "") if region else ""
-
-
-def _subdivision_names(region: str) -> Iterator[tuple[str, str]]:
-    """(name, ISO code) pairs of one country's subdivisions, ISO's own names before translations."""
-    found = pycountry.subdivisions.get(country_code=region.upper()) or ()
-    subdivisions = sorted(found, key=attrgetter("code"))
-    yield from ((sub.name, sub.code) for sub in subdivisions)
-    for translate in _translators("iso3166-2"):
-        yield from ((translate(sub.name), sub.code) for sub in subdivisions)
-
-
-@functools.lru_cache(maxsize=256)
-def _subdivision_index(region: str) -> dict[str, str]:
-    """Folded subdivision names of one country -> the two-character part of their ISO code."""
-    index = _first_wins(
-        (_fold(label), code.partition("-")[2].lower()) for label, code in _subdivision_names(region)
-    )
-    return {key: code for key, code in index.items() if len(code) == 2}
+    return places.subdivision_code(value, region)
 
 
 def _postcode(value: str, region: str) -> str:
-    """First five digits of a US ZIP; elsewhere lowercase without spaces or dashes; '' if unusable."""
-    compact = _POSTCODE_SEPARATORS.sub("", value).lower()
+    """Five digits of a US ZIP (leading zeros restored); elsewhere lowercase letters and digits."""
+    compact = "".join(char for char in unicodedata.normalize("NFKC", value).lower() if char.isalnum())
+    if region == "us" and compact.isdigit() and 3 <= len(compact) <= 4:
+        compact = compact.zfill(5)  # spreadsheets drop the leading zeros of New England's ZIP codes
     zip_code = _US_ZIP.fullmatch(compact)
     if region == "us" or (not region and zip_code):
         return zip_code.group(1) if zip_code else ""
-    return _with_alphanumeric(compact)
+    return compact
 
 
-def _country_names() -> Iterator[tuple[str, str]]:
-    """(name or code, alpha-2) pairs, most authoritative first: codes, ISO names, aliases, translations."""
-    countries = sorted(pycountry.countries, key=attrgetter("alpha_2"))
-    for field in ("alpha_2", "alpha_3", "numeric", "name", "official_name", "common_name"):
-        yield from ((getattr(item, field), item.alpha_2) for item in countries if hasattr(item, field))
-    yield from _COUNTRY_ALIASES.items()
-    for translate in _translators("iso3166-1"):
-        yield from ((translate(item.name), item.alpha_2) for item in countries)
+# --- languages ---------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _country_index() -> dict[str, str]:
-    return _first_wins((_fold(label), code.lower()) for label, code in _country_names())
+def _preferred_tags(value: str) -> list[str]:
+    """The tags of an Accept-Language value, highest quality first (ties keep their order)."""
+    weighted = []
+    for entry in tidy(value).split(","):
+        tag, _, parameters = entry.partition(";")
+        quality = _QUALITY.match(";" + parameters) if parameters else None
+        try:
+            weight = float(quality.group(1)) if quality else 1.0
+        except ValueError:
+            weight = 0.0
+        weighted.append((-weight, tag.strip()))
+    return [tag for _, tag in sorted(weighted, key=lambda pair: pair[0])]
 
 
-# --- codes -----------------------------------------------------------------------------------------
+# --- amounts -------------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _language_codes() -> frozenset[str]:
-    return frozenset(item.alpha_2 for item in pycountry.languages if hasattr(item, "alpha_2"))
+def _written_amount(written: str) -> Decimal | None:
+    """The number of an amount with currency and grouping marks, or None."""
+    parts = _AMOUNT.fullmatch(written)
+    if not parts or not _is_currency("".join(parts.group(1, 3, 5))):
+        return None
+    plain = _ungrouped(parts.group(4))
+    sign = "-" if parts.group(2) in {"-", "−"} else ""
+    return Decimal(sign + plain) if plain else None
 
 
-@functools.cache
-def _currency_codes() -> frozenset[str]:
-    return frozenset(item.alpha_3 for item in pycountry.currencies)
+def _is_currency(around: str) -> bool:
+    """Whether the text around a number is only currency: signs ('$', '€'), ISO codes, 'US$'."""
+    compact = "".join(around.split())
+    letters = "".join(char for char in compact if char.isalpha())
+    signs = "".join(char for char in compact if unicodedata.category(char) == "Sc")
+    if len(letters) + len(signs) != len(compact):
+        return False
+    return not letters or letters.upper() in places.currency_codes() or (bool(signs) and len(letters) <= 3)
+
+
+def _ungrouped(number: str) -> str:
+    """'1.299,00' -> '1299.00'; '' when the grouping marks are not where thousands would be."""
+    mark = _decimal_mark(number)
+    whole, fraction = number.rsplit(mark, 1) if mark else (number, "")
+    groups = _GROUP_MARKS.split(whole)
+    if (len(groups) > 1 and not _grouped(groups)) or not (fraction.isdigit() or not fraction):
+        return ""
+    return "".join(groups) + (f".{fraction}" if fraction else "")
+
+
+def _decimal_mark(number: str) -> str:
+    """The decimal mark of a written number: the last of ',' and '.', unless it only groups digits."""
+    last = max(number.rfind("."), number.rfind(","))
+    if last < 0:
+        return ""
+    mark = number[last]
+    if ("," if mark == "." else ".") in number:
+        return mark
+    grouping = number.count(mark) > 1 or (mark == "," and len(number) - last - 1 == 3)
+    return "" if grouping else mark
+
+
+def _grouped(groups: list[str]) -> bool:
+    """Thousands groups: 1-3 digits first, 3 digits last, 2 or 3 between (Indian lakhs: 1,00,000)."""
+    first, *middle, last = groups
+    return 1 <= len(first) <= 3 and len(last) == 3 and all(len(group) in {2, 3} for group in middle)

@@ -6,18 +6,17 @@ hashed and whether it is a list. `lib.mapping` interprets the table; nothing her
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Final
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from lib.errors import InvalidEvent, Reason
 from lib.mapping import normalise
-
-if TYPE_CHECKING:
-    from lib.mapping.interpret import EventContext
+from lib.mapping.context import EventContext
 
 __all__ = [
     "CONTENTS",
@@ -25,12 +24,13 @@ __all__ = [
     "EVENT",
     "OVERRIDABLE",
     "USER_DATA",
+    "ByCountry",
     "Field",
     "GA4Event",
     "Gated",
     "Normaliser",
     "Source",
-    "format_decimal",
+    "list_text",
     "scalar_text",
 ]
 
@@ -46,9 +46,23 @@ class Gated:
     flag: str
 
 
+@dataclass(frozen=True)
+class ByCountry:
+    """A rule that also reads the event's country (phone, state, postcode, date of birth)."""
+
+    rule: Callable[[str, str], str | None]
+
+
 # A dotted path (nested or flattened keys, lists fanned out), a gated path, or a function of
 # the event returning candidate values.
 Source = str | Gated | Callable[[GA4Event], Iterable[Any]]
+
+
+def list_text(raw: Any) -> list[Any]:
+    """Pinterest's tag accepts a list written as one string, `[a,b]`; plain strings stay whole."""
+    if isinstance(raw, str) and raw.startswith("[") and raw.endswith("]"):
+        return [part.strip().strip('"') for part in raw[1:-1].split(",")]
+    return [raw]
 
 
 @dataclass(frozen=True)
@@ -57,42 +71,23 @@ class Field:
 
     name: str  # the seed's parameter name; DATA_OVERRIDES uses it
     sources: tuple[Source, ...] = ()
-    normalise: Normaliser = normalise.text  # value -> cleaned value, or None to omit
+    normalise: Normaliser | ByCountry = normalise.text  # value -> cleaned value, or None to omit
     hashed: bool = False  # SHA-256 of the cleaned text; a digest given passes through
     many: bool = False  # a list of distinct values; hashed fields always are
     text: bool = True  # the normaliser wants text: numbers are spelled out, objects ignored
-    by_country: bool = False  # the normaliser also takes the event's country
-    fallback: Callable[[EventContext], Any] | None = field(default=None, compare=False)
-    # Derived: the paths read directly, and whether a value may come without any of them present.
-    paths: frozenset[str] = field(init=False, compare=False)
-    always_resolved: bool = field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        direct = frozenset(s for s in self.sources if isinstance(s, str))
-        object.__setattr__(self, "paths", direct)
-        object.__setattr__(
-            self, "always_resolved", self.fallback is not None or len(direct) < len(self.sources)
-        )
+    split: Callable[[Any], Iterable[Any]] = list_text  # one given value -> its values (many only)
+    fallback: Callable[[EventContext], Any] | None = None  # when no source has a usable value
 
 
 # --- casts for non-text fields -------------------------------------------------------------
 
 
 def _decimal(value: str) -> str:
-    """A finite decimal number as a string, without float noise; anything else rejects the event."""
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        raise InvalidEvent(Reason.INVALID_VALUE, "a value or price is not a number") from None
-    if not number.is_finite():
-        raise InvalidEvent(Reason.INVALID_VALUE, "a value or price is not a finite number")
-    return format_decimal(number)
-
-
-def format_decimal(number: Decimal) -> str:
-    """`Decimal('110.00')` -> `'110'`, `Decimal('0.30')` -> `'0.3'`: plain notation, no exponent."""
-    text = format(number.normalize(), "f")
-    return "0" if text in {"-0", ""} else text
+    """A finite number as people write it ('1,299.00'), as a plain string; anything else rejects the event."""
+    number = normalise.amount(value)
+    if number is None:
+        raise InvalidEvent(Reason.INVALID_VALUE, "a value or price is not a number")
+    return number
 
 
 def _quantity(value: str) -> int:
@@ -134,7 +129,9 @@ def _url_param(key: str, param: str) -> Callable[[GA4Event], Iterable[Any]]:
 
     def read(event: GA4Event) -> Iterable[Any]:
         url = event.get(key)
-        return parse_qs(urlsplit(url).query).get(param, ()) if isinstance(url, str) else ()
+        if not isinstance(url, str) or param not in url:  # most URLs cannot hold it: no parse
+            return ()
+        return parse_qs(urlsplit(url).query).get(param, ())
 
     read.__name__ = f"{key}?{param}"
     return read
@@ -143,13 +140,14 @@ def _url_param(key: str, param: str) -> Callable[[GA4Event], Iterable[Any]]:
 # --- contents: one GA4 item (or Pinterest content) -> one Pinterest content ----------------
 
 # Pinterest content key -> (sources within the item, cast)
+# (GA4 items, Pinterest contents and Pinterest tag line_items name them differently.)
 _CONTENT_FIELDS: Final[Mapping[str, tuple[tuple[str, ...], Callable[[str], Any]]]] = {
-    "id": (("item_id", "id"), normalise.text),
-    "item_price": (("price", "item_price"), _decimal),
-    "quantity": (("quantity",), _quantity),
-    "item_name": (("item_name",), normalise.text),
-    "item_category": (("item_category",), normalise.text),
-    "item_brand": (("item_brand",), normalise.text),
+    "id": (("item_id", "id", "product_id"), normalise.text),
+    "item_price": (("price", "item_price", "product_price"), _decimal),
+    "quantity": (("quantity", "product_quantity"), _quantity),
+    "item_name": (("item_name", "product_name"), normalise.text),
+    "item_category": (("item_category", "product_category"), normalise.text),
+    "item_brand": (("item_brand", "product_brand"), normalise.text),
 }
 
 
@@ -181,6 +179,17 @@ def _content(item: Any) -> dict[str, Any] | None:
     return content or None
 
 
+def _json_items(raw: Any) -> list[Any]:
+    """Items or contents as given: one object, or a JSON string of a list of them (as the tag allows)."""
+    if not isinstance(raw, str):
+        return [raw]
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return []
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
 # --- fallbacks: values derived when no source has one -------------------------------------
 
 
@@ -189,7 +198,7 @@ def _value_from_items(ctx: EventContext) -> str | None:
     if not priced:
         return None
     total = sum(Decimal(c["item_price"]) * c.get("quantity", 1) for c in priced)
-    return format_decimal(total)
+    return normalise.format_decimal(total)
 
 
 def _ids_from_items(ctx: EventContext) -> list[str] | None:
@@ -217,8 +226,8 @@ def _event_id(ctx: EventContext) -> str:
     return ctx.default_event_id
 
 
-def _hashed(name: str, sources: tuple[Source, ...], cleaner: Normaliser, **extra: Any) -> Field:
-    return Field(name, sources, cleaner, hashed=True, many=True, **extra)
+def _hashed(name: str, sources: tuple[Source, ...], cleaner: Normaliser | ByCountry) -> Field:
+    return Field(name, sources, cleaner, hashed=True, many=True)
 
 
 # --- the tables (DESIGN §3.2 and §3.3) ------------------------------------------------------
@@ -254,14 +263,13 @@ USER_DATA: Final[Mapping[str, Field]] = {
     "ph": _hashed(
         "user_data.phone_number",
         ("user_data.phone_number", "phone", "user_data.ph"),
-        normalise.phone,
-        by_country=True,
+        ByCountry(normalise.phone),
     ),
     "ge": _hashed("user_data.gender", ("user_data.gender", "gender", "user_data.ge"), normalise.gender),
     "db": _hashed(
         "user_data.date_of_birth",
         ("user_data.date_of_birth", "date_of_birth", "user_data.db"),
-        normalise.date_of_birth,
+        ByCountry(normalise.date_of_birth),
     ),
     "ln": _hashed(
         "user_data.last_name",
@@ -287,14 +295,12 @@ USER_DATA: Final[Mapping[str, Field]] = {
     "st": _hashed(
         "user_data.address.region",
         ("user_data.address.region", "user_data.st"),
-        normalise.state,
-        by_country=True,
+        ByCountry(normalise.state),
     ),
     "zp": _hashed(
         "user_data.address.postal_code",
         ("user_data.address.postal_code", "user_data.zp"),
-        normalise.postcode,
-        by_country=True,
+        ByCountry(normalise.postcode),
     ),
     "country": _hashed(
         "user_data.address.country", ("user_data.address.country", "user_data.country"), normalise.country
@@ -329,9 +335,17 @@ USER_DATA: Final[Mapping[str, Field]] = {
     ),
 }
 
-# Explicit Pinterest contents, else GA4 items: read once per event (EventContext.contents) and
-# shared by contents, content_ids, num_items and value.
-CONTENTS: Final = Field("contents", ("contents", "items", "ecommerce.items"), _content, many=True, text=False)
+# Explicit Pinterest contents, else GA4 items, else Pinterest tag line_items (each also as a JSON
+# string): read once per event (EventContext.contents), shared by contents, content_ids, num_items
+# and value.
+CONTENTS: Final = Field(
+    "contents",
+    ("contents", "items", "ecommerce.items", "line_items"),
+    _content,
+    many=True,
+    text=False,
+    split=_json_items,
+)
 
 CUSTOM_DATA: Final[Mapping[str, Field]] = {
     "currency": Field("currency", ("currency",), normalise.currency),
