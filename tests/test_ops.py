@@ -19,18 +19,20 @@ import requests
 
 from dev.harness import Emulator, emulator_available, run_emulator
 from lib import cli
-from lib.commands.publish import InputError, Outgoing, Published, message_for, publish, read_events
+from lib.commands.publish import InputError, message_for, read_events
 from lib.commands.replay import (
     DELIVERY_ATTEMPTS_EXHAUSTED,
     Report,
     format_report,
+    letter_key,
     original_attributes,
     reason_of,
     replay,
     select,
 )
 from lib.delivery.deadletter import DEAD_LETTER_ATTRIBUTES, letter_for
-from lib.errors import InvalidEvent, Reason
+from lib.delivery.publishing import Outgoing, Published, publish_all
+from lib.errors import Reason
 from tests.conftest import ROOT, load_fixture
 
 PUBSUB_DEAD_LETTER = {
@@ -98,14 +100,15 @@ def test_format_report_counts_per_reason_and_in_total():
         replayed=Counter({"no_match_key": 3, DELIVERY_ATTEMPTS_EXHAUSTED: 2}),
         failed=Counter({"no_match_key": 1}),
         left=Counter({"not_json": 4}),
+        duplicates=Counter({"no_match_key": 1}),
     )
     rows = [line.split() for line in format_report(report).splitlines()]
     assert rows == [
-        ["reason", "replayed", "failed", "left"],
-        [DELIVERY_ATTEMPTS_EXHAUSTED, "2", "0", "0"],
-        ["no_match_key", "3", "1", "0"],
-        ["not_json", "0", "0", "4"],
-        ["total", "5", "1", "4"],
+        ["reason", "replayed", "failed", "left", "duplicate"],
+        [DELIVERY_ATTEMPTS_EXHAUSTED, "2", "0", "0", "0"],
+        ["no_match_key", "3", "1", "0", "1"],
+        ["not_json", "0", "0", "4", "0"],
+        ["total", "5", "1", "4", "1"],
     ]
     assert format_report(Report(dry_run=True)).split()[:2] == ["reason", "would_replay"]
 
@@ -187,7 +190,7 @@ class PickyPublisher:
 def test_publish_reports_each_failure_and_never_raises():
     fake = PickyPublisher()
     messages = [Outgoing(b"ok", {"a": "1"}), Outgoing(b"bad"), Outgoing(b"huge"), Outgoing(b"ok")]
-    results = publish("projects/p/topics/t", messages, fake)
+    results = publish_all(fake, "projects/p/topics/t", messages)
     assert [(r.index, r.message_id) for r in results] == [(0, "id-1"), (1, ""), (2, ""), (3, "id-3")]
     assert results[1] == Published(1, error="RuntimeError: backend said no to [redacted]")
     assert results[2] == Published(2, error="ValueError: too large")
@@ -268,9 +271,10 @@ class Topics:
 
     def park(self, data: bytes, attributes: dict[str, str], reason: Reason, index: int | None = None) -> None:
         """Dead-letter a message the way lib.delivery.deadletter does."""
-        error = InvalidEvent(reason, "a detail")
-        letter = letter_for(data, error, message_id="m-1", source_attributes=attributes, event_index=index)
-        self.emulator.publish(self.dead_letter, letter.data, letter.attributes)
+        letter = letter_for(
+            data, reason, "a detail", message_id="m-1", source_attributes=attributes, event_index=index
+        )
+        self.emulator.publish(self.dead_letter, letter.message.data, letter.message.attributes)
 
     def park_by_pubsub(self, data: bytes, attributes: dict[str, str]) -> None:
         """Have the emulator dead-letter a message itself: five nacked deliveries on a subscription."""
@@ -445,6 +449,28 @@ def test_replay_of_one_reason_leaves_the_others_available_at_once(topics):
 
 
 @pytest.mark.e2e
+def test_an_event_parked_twice_is_replayed_once(topics):
+    """A redelivery after a half-failed dead-letter publish can leave two letters for one event."""
+    data = json.dumps({"event_name": "purchase", "value": 1}).encode()
+    for _ in range(2):
+        topics.park(data, {"event_name": "purchase"}, Reason.NO_MATCH_KEY, index=3)
+    topics.park(data, {"event_name": "purchase"}, Reason.NO_MATCH_KEY, index=4)  # its identical twin
+    report = replay(topics.dead_letter_pull, topics.events, wait=1)
+    assert (report.replayed, report.duplicates) == (
+        Counter({"no_match_key": 2}),
+        Counter({"no_match_key": 1}),
+    )
+    assert len(topics.drain(topics.events_pull)) == 2
+    assert topics.peek() == []  # the copy is acknowledged too
+
+
+def test_letter_keys_name_the_parked_event():
+    assert letter_key(b"x", {**OURS, "event_index": "2"}) == ("17", "2")
+    assert letter_key(b"x", {"source_message_id": "17"}) == ("17", "")
+    assert letter_key(b"x", PUBSUB_DEAD_LETTER) == letter_key(b"x", {}) != letter_key(b"y", {})
+
+
+@pytest.mark.e2e
 def test_replay_handles_at_most_max(topics):
     park_five(topics)
     report = replay(topics.dead_letter_pull, topics.events, limit=2, wait=1)
@@ -459,7 +485,7 @@ def test_a_failed_publish_is_not_acknowledged_and_exits_1(topics, emulator):
     missing = f"projects/{emulator.project}/topics/no-such-topic"
     status, out, err = run_cli("replay", "--subscription", topics.dead_letter_pull, "--topic", missing)
     assert (status, err) == (1, "")
-    assert out.splitlines()[-1].split() == ["total", "0", "5", "0"]
+    assert out.splitlines()[-1].split() == ["total", "0", "5", "0", "0"]
     assert len(topics.peek()) == 5
 
 
@@ -479,13 +505,13 @@ def test_dry_run_then_replay_as_subprocesses(topics, emulator):
     dry = run_module(*args, "--dry-run", host=emulator.host)
     assert dry.returncode == 0, dry.stderr
     rows = {row[0]: row[1:] for row in (line.split() for line in dry.stdout.splitlines())}
-    assert rows["reason"] == ["would_replay", "failed", "left"]
+    assert rows["reason"] == ["would_replay", "failed", "left", "duplicate"]
     assert {reason: int(rows[reason][0]) for reason in ALL_FIVE} == ALL_FIVE
     assert topics.emulator.pull(topics.events_pull) == []  # nothing published
     assert len(topics.peek()) == 5  # nothing acknowledged, all released
 
     real = run_module(*args, host=emulator.host)
     assert real.returncode == 0, real.stderr
-    assert real.stdout.splitlines()[-1].split() == ["total", "5", "0", "0"]
+    assert real.stdout.splitlines()[-1].split() == ["total", "5", "0", "0", "0"]
     assert received(topics.drain(topics.events_pull)) == originals
     assert topics.peek() == []
