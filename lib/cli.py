@@ -1,20 +1,24 @@
-"""Command line: `python -m lib.cli preview|publish|replay ...` (see the README)."""
+"""Command line: `python -m lib.cli preview|publish|replay|report ...` (see the README)."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import json
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, TextIO
 
-from lib.commands.publish import InputError, message_for, publish, read_events
+from lib.commands import report
+from lib.commands.publish import InputError, message_for, read_events
 from lib.commands.replay import REASONS, format_report, replay
 from lib.config import load_mapping_config
 from lib.delivery.messages import parse_events
-from lib.errors import ConfigError, InvalidEvent
+from lib.delivery.publishing import new_publisher, publish_all
+from lib.errors import ConfigError, InvalidEvent, Reason
 from lib.mapping import map_events
 
 __all__ = ["main"]
@@ -22,6 +26,18 @@ __all__ = ["main"]
 _EXIT_OK: Final = 0
 _EXIT_NOT_ALL_SENT: Final = 1
 _EXIT_USAGE: Final = 2
+_REPLAY_WAIT_SECONDS: Final[float] = inspect.signature(replay).parameters["wait"].default
+# What to do about a reason `preview` reports, where the fix is not obvious from the reason.
+_HINTS: Final[Mapping[str, str]] = {
+    Reason.EVENT_TOO_OLD: "pass --now with a Unix time near the event's, or raise MAX_EVENT_AGE_DAYS",
+    Reason.EVENT_IN_FUTURE: "pass --now with a Unix time near the event's",
+    Reason.NO_MATCH_KEY: "send user_data.email_address, or ip_override with user_agent",
+}
+_NO_CREDENTIALS: Final = (
+    "no Google credentials found: run `gcloud auth application-default login`, "
+    "or set PUBSUB_EMULATOR_HOST to use the Pub/Sub emulator"
+)
+_Command = Callable[[argparse.Namespace, TextIO, TextIO], int]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,13 +54,37 @@ def _read_input(path: str) -> bytes:
         return handle.read()
 
 
+def _shown(path: str) -> str:
+    return "standard input" if path == "-" else path
+
+
+def _unreadable(command: str, path: str, error: OSError) -> str:
+    return f"{command}: cannot read {_shown(path)}: {error.strerror}\n"
+
+
+def _needs_credentials(run: _Command) -> _Command:
+    """publish and replay: missing Google credentials are one line and exit 2, not a traceback."""
+
+    @functools.wraps(run)
+    def guarded(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            return run(args, out, err)
+        except DefaultCredentialsError:
+            err.write(f"{args.command}: {_NO_CREDENTIALS}\n")
+            return _EXIT_USAGE
+
+    return guarded
+
+
 def _preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print the body that would be sent; one JSON line on stderr per event left out."""
     config = load_mapping_config()
     try:
         events = parse_events(_read_input(args.file), config.max_message_bytes)
     except OSError as error:
-        err.write(f"preview: cannot read input: {error.strerror}\n")
+        err.write(_unreadable("preview", args.file, error))
         return _EXIT_USAGE
     except InvalidEvent as error:
         err.write(json.dumps({"reason": str(error.reason), "detail": error.detail}) + "\n")
@@ -57,21 +97,23 @@ def _preview(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for m in mapped:
         if m.error is not None:
             line = {"index": m.index, "outcome": type(m.error).__name__, "reason": str(m.error.reason)}
-            err.write(json.dumps({**line, "detail": m.error.detail}) + "\n")
+            hint = {"hint": _HINTS[m.error.reason]} if m.error.reason in _HINTS else {}
+            err.write(json.dumps({**line, "detail": m.error.detail, **hint}) + "\n")
     return _EXIT_OK if all(m.event is not None for m in mapped) else _EXIT_NOT_ALL_SENT
 
 
+@_needs_credentials
 def _publish(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Publish one message per event; print each message id, and one JSON line on stderr per failure."""
     try:
         messages = [message_for(event) for event in read_events(_read_input(args.file))]
     except OSError as error:
-        err.write(f"publish: cannot read input: {error.strerror}\n")
+        err.write(_unreadable("publish", args.file, error))
         return _EXIT_USAGE
     except InputError as error:
         err.write(f"publish: {error}\n")
         return _EXIT_USAGE
-    results = publish(args.topic, messages)
+    results = publish_all(new_publisher(), args.topic, messages)
     for result in results:
         if result.message_id:
             out.write(f"{result.message_id}\n")
@@ -80,14 +122,45 @@ def _publish(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _EXIT_OK if all(result.message_id for result in results) else _EXIT_NOT_ALL_SENT
 
 
+@_needs_credentials
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Move parked messages back to the events topic; print the counts per reason."""
-    report = replay(args.subscription, args.topic, reason=args.reason, limit=args.max, dry_run=args.dry_run)
-    out.write(format_report(report))
-    if report.error:
-        err.write(f"replay: stopped: {report.error}\n")
+    done = replay(
+        args.subscription,
+        args.topic,
+        reason=args.reason,
+        limit=args.max,
+        dry_run=args.dry_run,
+        wait=args.wait,
+    )
+    out.write(format_report(done))
+    if done.error:
+        err.write(f"replay: stopped: {done.error}\n")
         return _EXIT_USAGE
-    return _EXIT_NOT_ALL_SENT if report.failed else _EXIT_OK
+    return _EXIT_NOT_ALL_SENT if done.failed else _EXIT_OK
+
+
+def _report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Print the match-quality report of the function's log lines in every input.
+
+    Exit status 1 when an input holds none of them (the report of the others is still printed).
+    """
+    lines: list[report.Line] = []
+    status = _EXIT_OK
+    for number, path in enumerate(args.files):
+        try:
+            found = report.parse(_read_input(path).decode("utf-8", "replace"), source=number)
+        except OSError as error:
+            err.write(_unreadable("report", path, error))
+            return _EXIT_USAGE
+        if not found:
+            err.write(f"report: {_shown(path)} holds none of the function's log lines\n")
+            status = _EXIT_NOT_ALL_SENT
+        lines += found
+    if lines:
+        built = report.build(lines)
+        out.write(json.dumps(report.to_json(built)) + "\n" if args.json else report.format_text(built))
+    return status
 
 
 def _resource(kind: str) -> Callable[[str], str]:
@@ -105,6 +178,16 @@ def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError("must be a whole number of at least 1")
     return int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds above 0")
+    return seconds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,14 +216,32 @@ def _parser() -> argparse.ArgumentParser:
     command.add_argument("--reason", choices=REASONS, metavar="REASON", help="only those parked for REASON")
     command.add_argument("--max", type=_positive, metavar="N", help="replay at most N messages")
     command.add_argument("--dry-run", action="store_true", help="count only: publish and acknowledge nothing")
+    command.add_argument(
+        "--wait",
+        type=_seconds,
+        default=_REPLAY_WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"stop when no message came for SECONDS (default {_REPLAY_WAIT_SECONDS:g})",
+    )
     command.set_defaults(run=_replay)
+    command = commands.add_parser("report", help="match quality per event name, from the function's logs")
+    command.add_argument(
+        "files",
+        nargs="*",
+        default=["-"],
+        metavar="FILE",
+        help="log lines as the function writes them, or a `gcloud logging read --format=json` export; "
+        "- (the default) for stdin",
+    )
+    command.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    command.set_defaults(run=_report)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run one command; returns the exit status."""
     args = _parser().parse_args(argv)
-    run: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.run
+    run: _Command = args.run
     try:
         return run(args, out or sys.stdout, err or sys.stderr)
     except ConfigError as error:

@@ -391,20 +391,21 @@ def test_the_text_names_reasons_requests_and_the_weakest_event_name(tmp_path):
     ]
     assert "Pinterest requests: 3 (200: 2, timeout: 1); 1 in test mode (Pinterest recorded nothing)\n" in out
     assert out.endswith(
-        "Weakest: page_visit: of its 2 processed events, no email on 100%, no phone on 100%, "
-        "no external_id on 100%, no click_id on 100%, no own event_id on 100%; "
-        "1 of 3 not sent (consent_denied 1)\n"
+        "Weakest: page_visit (2 of 3 processed): no email on 100%, no phone on 100%, "
+        "no external_id on 100%, no click_id on 100%, no own event_id on 100%, "
+        "1 not sent (consent_denied 1)\n"
     )
 
 
-def test_the_weakest_line_when_nothing_was_delivered(tmp_path):
+def test_the_weakest_line_when_nothing_was_delivered_yet(tmp_path):
     lines = [
         event_line("rejected", "a", reason="no_match_key"),
         event_line("skipped", "b", reason="consent_denied"),
+        event_line("deferred", "c", reason="timeout"),
     ]
     assert text_report(lines, tmp_path).endswith(
-        "Weakest: checkout: none of its 2 events reached Pinterest; "
-        "2 of 2 not sent (consent_denied 1, no_match_key 1)\n"
+        "Weakest: checkout (0 of 3 processed): "
+        "2 not sent (consent_denied 1, no_match_key 1), 1 still pending\n"
     )
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "build",
     "format_text",
     "parse",
+    "settle",
     "to_json",
 ]
 
@@ -241,7 +242,7 @@ def parse(text: str, source: int = 0) -> list[Line]:
 # --- counting ---------------------------------------------------------------------------------
 
 
-def _settle(sightings: Iterable[Sighting]) -> list[Sighting]:
+def settle(sightings: Iterable[Sighting]) -> list[Sighting]:
     """Each event's latest final line, else (still pending) its latest deferred line."""
     final: dict[tuple[str, ...], Sighting] = {}
     deferred: dict[tuple[str, ...], Sighting] = {}
@@ -261,7 +262,7 @@ def build(lines: Iterable[Line]) -> Report:
         report.requests[request.answer] += 1
         report.test_mode_requests += request.test_mode
     names: dict[str, NameStats] = {}
-    for sighting in _settle(line for line in lines if isinstance(line, Sighting)):
+    for sighting in settle(line for line in lines if isinstance(line, Sighting)):
         names.setdefault(sighting.name, NameStats()).add(sighting)
     report.names = dict(sorted(names.items(), key=lambda item: (*(-v for v in item[1].rank()), item[0])))
     for stats in report.names.values():
@@ -332,13 +333,13 @@ def _weakest(report: Report) -> str:
     stats = report.names[name]
     missing = {label: stats.processed - stats.with_key[key] for key, label in _LACKS.items()}
     missing["own event_id"] = stats.processed - stats.own_event_id
-    lacks = [f"no {label} on {stats.share(count):.0%}" for label, count in missing.items() if count]
-    said = [f"of its {stats.processed} processed events, {', '.join(lacks)}"] if lacks else []
-    if not stats.processed:
-        said.append(f"none of its {stats.events} events reached Pinterest")
+    said = [f"no {label} on {stats.share(count):.0%}" for label, count in missing.items() if count]
     if stats.reasons:
-        said.append(f"{stats.reasons.total()} of {stats.events} not sent ({_reasons(stats.reasons)})")
-    return f"Weakest: {name}: {'; '.join(said) or 'lacks nothing this report measures'}\n"
+        said.append(f"{stats.reasons.total()} not sent ({_reasons(stats.reasons)})")
+    if stats.pending:
+        said.append(f"{stats.pending} still pending")
+    lacks = ", ".join(said) or "lacks nothing this report measures"
+    return f"Weakest: {name} ({stats.processed} of {stats.events} processed): {lacks}\n"
 
 
 def _pending(report: Report) -> str:
