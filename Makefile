@@ -18,7 +18,10 @@ lint: $(STAMP)
 
 test: lint
 	bash scripts/check_terraform.sh
-	@if command -v node >/dev/null; then node --test tests/gtm/; \
+	@if command -v node >/dev/null; then \
+		if command -v npm >/dev/null && [ ! tests/gtm/node_modules/.package-lock.json -nt tests/gtm/package-lock.json ]; then \
+			npm ci --prefix tests/gtm --silent --no-audit --no-fund || exit 1; fi; \
+		node --test --test-reporter=dot tests/gtm/*.test.mjs; \
 	else echo "GTM template tests skipped: Node.js is not installed"; fi
 	$(PY) -m pytest
 
