@@ -1,23 +1,26 @@
 # The function: its source archive (named by its hash, so every code change redeploys), the
-# secret that holds the access token (created empty: the token never passes through Terraform),
-# and the 2nd gen function with internal ingress and concurrency.
+# repository its images are built into, the secret that holds the access token, and the 2nd gen
+# function with internal ingress and concurrency.
 
 locals {
   source_root = "${path.module}/.."
-  # Only what the function needs: main.py, lib/ and requirements.txt, without bytecode caches
-  # (`file` reads text, so lib/ holds text files only).
-  source_files = concat(
-    ["main.py", "requirements.txt"],
-    sort([
-      for f in fileset(local.source_root, "lib/**") : f
-      if !strcontains(f, "__pycache__") && !endswith(f, ".pyc")
-    ]),
-  )
+  # What the function runs: main.py, requirements.txt and lib/, without the operator commands
+  # (lib/cli.py, lib/commands/), which the function never imports. scripts/deploy_gcloud.sh stages
+  # the same files, and tests/test_terraform.py checks that main.py's imports stay inside them.
+  source_includes = ["main.py", "requirements.txt", "lib/**/*.py"]
+  source_excludes = ["lib/cli.py", "lib/commands/**"]
+  source_files = sort(setsubtract(
+    flatten([for pattern in local.source_includes : tolist(fileset(local.source_root, pattern))]),
+    flatten([for pattern in local.source_excludes : tolist(fileset(local.source_root, pattern))]),
+  ))
+
+  manage_secret = var.existing_secret_id == ""
+  secret_id     = local.manage_secret ? google_secret_manager_secret.pinterest[0].secret_id : var.existing_secret_id
 }
 
 data "archive_file" "source" {
   type             = "zip"
-  output_path      = "${path.module}/build/source.zip"
+  output_path      = local.names.source_archive
   output_file_mode = "0644"
 
   dynamic "source" {
@@ -32,7 +35,7 @@ data "archive_file" "source" {
 resource "google_storage_bucket" "source" {
   #checkov:skip=CKV_GCP_62:Holds only the function's source archives, no event data; access logging is left to the organisation's audit-log policy.
   project  = var.project_id
-  name     = local.source_bucket_name
+  name     = local.names.source_bucket
   location = var.region
   labels   = local.labels
 
@@ -53,7 +56,7 @@ resource "google_storage_bucket" "source" {
     }
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis_settle]
 }
 
 resource "google_storage_bucket_object" "source" {
@@ -62,12 +65,48 @@ resource "google_storage_bucket_object" "source" {
   source = data.archive_file.source.output_path
 }
 
+# The function's images (and the build cache) go here rather than into the shared gcf-artifacts
+# repository, so the build account can be granted write access on this repository alone.
+resource "google_artifact_registry_repository" "builds" {
+  #checkov:skip=CKV_GCP_84:Holds only images built from this repository's code, no event data; Google-managed encryption.
+  project       = var.project_id
+  location      = var.region
+  repository_id = local.names.repository
+  format        = "DOCKER"
+  description   = "Images of the ${local.names.function} function, built by Cloud Build."
+  labels        = local.labels
+
+  # The newest images are always kept (a rollback redeploys one of them); older ones are deleted.
+  cleanup_policy_dry_run = false
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = var.image_keep_count
+    }
+  }
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      tag_state  = "ANY"
+      older_than = "${var.image_retention_days * 86400}s"
+    }
+  }
+
+  depends_on = [time_sleep.apis_settle]
+}
+
+# The secret; the apply that creates it can also write the token into it as a write-only value,
+# which never reaches the plan or the state. Set existing_secret_id to use a secret kept elsewhere.
 resource "google_secret_manager_secret" "pinterest" {
+  count = local.manage_secret ? 1 : 0
+
   project   = var.project_id
-  secret_id = var.pinterest_secret_id
+  secret_id = local.names.secret
   labels    = local.labels
 
-  # `auto` is the 5.0+ name of automatic replication (provider's Secret Manager secret definition).
+  # `auto` is the 5.0+ name of automatic replication.
   replication {
     dynamic "auto" {
       for_each = length(var.secret_replica_locations) == 0 ? [1] : []
@@ -87,20 +126,47 @@ resource "google_secret_manager_secret" "pinterest" {
     }
   }
 
-  depends_on = [google_project_service.apis]
+  # Destroying the stack must not take the token with it (docs/deploy.md, "Removing everything").
+  lifecycle {
+    prevent_destroy = true
+  }
+
+  depends_on = [time_sleep.apis_settle]
+}
+
+# The token itself, written only on an apply run with write_access_token = true and
+# TF_VAR_pinterest_access_token set. Every other run (Cloud Build's too) leaves the resource out,
+# because provider 7.42+ refuses a version without data at plan time; ABANDON makes dropping it
+# from the configuration forget it without touching the secret, so the token stays in place.
+resource "google_secret_manager_secret_version" "token" {
+  count = local.manage_secret && var.write_access_token ? 1 : 0
+
+  secret         = google_secret_manager_secret.pinterest[0].id
+  secret_data_wo = var.pinterest_access_token
+  # Write-only data is sent when this number changes: a new one on every writing apply.
+  secret_data_wo_version = parseint(formatdate("YYYYMMDDhhmmss", plantimestamp()), 10)
+  deletion_policy        = "ABANDON"
+
+  lifecycle {
+    precondition {
+      condition     = var.pinterest_access_token != null
+      error_message = "write_access_token is true but TF_VAR_pinterest_access_token is not set: export the token first (docs/deploy.md)."
+    }
+  }
 }
 
 resource "google_cloudfunctions2_function" "forwarder" {
   project     = var.project_id
-  name        = var.function_name
+  name        = local.names.function
   location    = var.region
   description = "Forwards GA4 events from Pub/Sub to the Pinterest Conversions API."
   labels      = local.labels
 
   build_config {
-    runtime         = var.python_runtime
-    entry_point     = "handle_pubsub"
-    service_account = var.build_service_account_email != "" ? "projects/${var.project_id}/serviceAccounts/${var.build_service_account_email}" : null
+    runtime           = var.python_runtime
+    entry_point       = "handle_pubsub"
+    service_account   = google_service_account.build.id
+    docker_repository = google_artifact_registry_repository.builds.id
 
     source {
       storage_source {
@@ -155,11 +221,11 @@ resource "google_cloudfunctions2_function" "forwarder" {
       GOOGLE_CLOUD_PROJECT = var.project_id
     }
 
-    # The token reaches the function from Secret Manager only; Terraform state never holds it.
+    # The token reaches the function from Secret Manager only.
     secret_environment_variables {
       key        = "PINTEREST_ACCESS_TOKEN"
       project_id = var.project_id
-      secret     = google_secret_manager_secret.pinterest.secret_id
+      secret     = local.secret_id
       version    = var.secret_version
     }
   }
@@ -172,6 +238,11 @@ resource "google_cloudfunctions2_function" "forwarder" {
     }
   }
 
-  # The runtime account must be able to read the secret when the first revision starts.
-  depends_on = [google_secret_manager_secret_iam_member.runtime_secret_accessor]
+  # The first revision needs the token's version, and every grant it relies on settled: the build
+  # account's (else the build fails), the runtime account's secret access (else it cannot start)
+  # and the deployer's right to act as both accounts.
+  depends_on = [
+    google_secret_manager_secret_version.token,
+    time_sleep.iam_settle,
+  ]
 }

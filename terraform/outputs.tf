@@ -29,13 +29,13 @@ output "dead_letter_topic_id" {
 }
 
 output "dead_letter_subscription_id" {
-  description = "Pull subscription that keeps dead-lettered events 7 days for inspection and replay."
+  description = "Pull subscription that keeps dead-lettered events for inspection and replay."
   value       = google_pubsub_subscription.dead_letter.id
 }
 
 output "secret_id" {
-  description = "Secret Manager secret to add the access token to (gcloud secrets versions add)."
-  value       = google_secret_manager_secret.pinterest.secret_id
+  description = "Secret Manager secret the function reads the access token from."
+  value       = local.secret_id
 }
 
 output "runtime_service_account_email" {
@@ -48,7 +48,17 @@ output "push_service_account_email" {
   value       = google_service_account.push.email
 }
 
+output "build_service_account_email" {
+  description = "Service account Cloud Build builds the function as."
+  value       = google_service_account.build.email
+}
+
 output "source_object" {
   description = "Source archive the function was built from (gs://bucket/object), for rollback."
   value       = "gs://${google_storage_bucket.source.name}/${google_storage_bucket_object.source.name}"
+}
+
+output "dashboard_id" {
+  description = "Cloud Monitoring dashboard of events, match-key coverage, Pinterest requests and the dead-letter backlog (null when turned off)."
+  value       = one(google_monitoring_dashboard.forwarder[*].id)
 }

@@ -13,7 +13,7 @@ variable "project_id" {
 }
 
 variable "region" {
-  description = "Region of the function, its source bucket and the Cloud Run service behind it (e.g. europe-west1)."
+  description = "Region of the function, its source bucket, its builds repository and (by default) the only region the topics store messages in, e.g. europe-west1."
   type        = string
   default     = "us-central1"
 
@@ -23,52 +23,103 @@ variable "region" {
   }
 }
 
-variable "function_name" {
-  description = "Name of the Cloud Function; its Cloud Run service gets the same name (hence kebab-case)."
+variable "name_prefix" {
+  description = "Start of every resource name (function <prefix>-forwarder, topic <prefix>-events, ...). Give each instance its own, e.g. one per ad account."
   type        = string
-  default     = "pinterest-capi-forwarder"
+  default     = "pinterest-capi"
 
+  # At most 22 characters: "<prefix>-runtime" must fit a service account id (30).
   validation {
-    condition     = can(regex("^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$", var.function_name))
-    error_message = "function_name must be 1-49 lowercase letters, digits or hyphens, starting with a letter."
+    condition     = can(regex("^[a-z]([a-z0-9-]{0,20}[a-z0-9])?$", var.name_prefix))
+    error_message = "name_prefix must be 1-22 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen."
   }
 }
 
-variable "events_topic_name" {
-  description = "Pub/Sub topic the server container publishes GA4 events to."
-  type        = string
-  default     = "pinterest-capi-events"
+variable "labels" {
+  description = "Labels added to the topics, subscriptions, bucket, repository, secret and function."
+  type        = map(string)
+  default     = {}
+}
+
+variable "settle_seconds" {
+  description = "Seconds to wait after enabling APIs and after the IAM grants, before the resources that need them (IAM changes take a while to apply everywhere)."
+  type        = number
+  default     = 60
 
   validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9._~%+-]{2,254}$", var.events_topic_name))
-    error_message = "events_topic_name must be a valid Pub/Sub topic name (3-255 characters, starting with a letter)."
+    condition     = var.settle_seconds >= 0 && var.settle_seconds <= 600
+    error_message = "settle_seconds must be from 0 to 600."
   }
 }
 
-variable "dead_letter_topic_name" {
-  description = "Pub/Sub topic for events that cannot be delivered; its id is passed to the function as DEAD_LETTER_TOPIC."
-  type        = string
-  default     = "pinterest-capi-dead-letter"
+# ---------------------------------------------------------------------------------------------
+# Who may publish, who deploys
+# ---------------------------------------------------------------------------------------------
+
+variable "server_container_service_accounts" {
+  description = "Service accounts of the GTM server container (the tagging server's and the preview server's, which may differ); each gets roles/pubsub.publisher on the events topic only."
+  type        = list(string)
+  default     = []
 
   validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9._~%+-]{2,254}$", var.dead_letter_topic_name))
-    error_message = "dead_letter_topic_name must be a valid Pub/Sub topic name (3-255 characters, starting with a letter)."
+    condition     = alltrue([for email in var.server_container_service_accounts : can(regex("^[^@\\s]+@[^@\\s]+\\.gserviceaccount\\.com$", email))])
+    error_message = "server_container_service_accounts entries must be service account emails (...gserviceaccount.com)."
   }
 }
 
-variable "pinterest_secret_id" {
-  description = "Secret Manager secret that holds the Conversions API access token. Terraform creates the secret, never its value."
-  type        = string
-  default     = "pinterest-capi-access-token"
+variable "deployer_members" {
+  description = "Principals that run terraform apply without project-wide actAs (e.g. serviceAccount:deployer@P.iam.gserviceaccount.com for Cloud Build); each gets roles/iam.serviceAccountUser on the runtime, push and build accounts only."
+  type        = list(string)
+  default     = []
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9_-]{1,255}$", var.pinterest_secret_id))
-    error_message = "pinterest_secret_id must be 1-255 letters, digits, hyphens or underscores."
+    condition     = alltrue([for member in var.deployer_members : can(regex("^(serviceAccount|user|group):[^@\\s]+@[^@\\s]+$", member))])
+    error_message = "deployer_members entries must look like serviceAccount:EMAIL, user:EMAIL or group:EMAIL."
+  }
+}
+
+variable "pubsub_agent_token_creator" {
+  description = "Grant the Pub/Sub service agent roles/iam.serviceAccountTokenCreator on the push account. Only projects whose Pub/Sub service agent was created before 8 April 2021 need it to sign the push OIDC token."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------------------------------------
+# The access token
+# ---------------------------------------------------------------------------------------------
+
+variable "pinterest_access_token" {
+  description = "PINTEREST_ACCESS_TOKEN, written to the secret as a write-only value (never in the plan or the state) on an apply with write_access_token = true. Pass it as TF_VAR_pinterest_access_token, never in a file."
+  type        = string
+  default     = null
+  ephemeral   = true
+  sensitive   = true
+
+  validation {
+    condition     = var.pinterest_access_token == null || can(regex("^\\S+$", var.pinterest_access_token))
+    error_message = "pinterest_access_token must be the token alone, without spaces or line breaks."
+  }
+}
+
+variable "write_access_token" {
+  description = "Write TF_VAR_pinterest_access_token to the secret as a new version on this apply. Set it on the command line for the first apply and for a rotation only (-var=write_access_token=true), never in the settings file Cloud Build reads."
+  type        = bool
+  default     = false
+}
+
+variable "existing_secret_id" {
+  description = "Id of a Secret Manager secret in this project that already holds the token; empty lets this configuration create <prefix>-access-token and write the token itself."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([a-zA-Z0-9_-]{1,255})?$", var.existing_secret_id))
+    error_message = "existing_secret_id must be empty or a secret id (1-255 letters, digits, hyphens or underscores)."
   }
 }
 
 variable "secret_version" {
-  description = "Version of the secret the function reads: \"latest\", or a version number to pin (new instances pick up a new value)."
+  description = "Version of the secret the function reads: \"latest\" (new instances pick up a rotated token) or a version number to pin."
   type        = string
   default     = "latest"
 
@@ -84,65 +135,73 @@ variable "secret_replica_locations" {
   default     = []
 }
 
-variable "source_bucket_name" {
-  description = "Bucket for the function's source archives; empty means \"<project_id>-pinterest-capi-source\"."
+# ---------------------------------------------------------------------------------------------
+# Personal data at rest
+# ---------------------------------------------------------------------------------------------
+
+variable "message_storage_regions" {
+  description = "Regions the events and dead-letter topics may store messages in (raw events hold emails, phone numbers and IP addresses); empty means the region variable alone."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.message_storage_regions : can(regex("^[a-z]+-[a-z]+[0-9]+$", r))])
+    error_message = "message_storage_regions entries must be Google Cloud regions such as europe-west1."
+  }
+}
+
+variable "topic_kms_key_name" {
+  description = "Customer-managed Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K) that encrypts both topics; empty uses Google-managed encryption."
   type        = string
   default     = ""
 
   validation {
-    condition     = var.source_bucket_name == "" || can(regex("^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", var.source_bucket_name))
-    error_message = "source_bucket_name must be empty or a valid bucket name (3-63 lowercase letters, digits, dots, hyphens, underscores)."
+    condition     = var.topic_kms_key_name == "" || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", var.topic_kms_key_name))
+    error_message = "topic_kms_key_name must be empty or projects/P/locations/L/keyRings/R/cryptoKeys/K."
   }
 }
 
-variable "runtime_service_account_id" {
-  description = "Account id of the service account the function runs as."
-  type        = string
-  default     = "pinterest-capi-runtime"
+variable "topic_kms_key_grant" {
+  description = "With topic_kms_key_name: grant the project's Pub/Sub service agent roles/cloudkms.cryptoKeyEncrypterDecrypter on the key. Leave it to one instance when several share a key (destroying one instance would otherwise remove the others' access)."
+  type        = bool
+  default     = true
+}
+
+variable "dead_letter_retention_days" {
+  description = "Days the dead-letter subscription keeps parked events for inspection and replay (they hold personal data: keep it short)."
+  type        = number
+  default     = 7
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.runtime_service_account_id))
-    error_message = "runtime_service_account_id must be 6-30 lowercase letters, digits or hyphens, starting with a letter."
+    condition     = var.dead_letter_retention_days >= 1 && var.dead_letter_retention_days <= 31 && floor(var.dead_letter_retention_days) == var.dead_letter_retention_days
+    error_message = "dead_letter_retention_days must be a whole number from 1 to 31."
   }
 }
 
-variable "push_service_account_id" {
-  description = "Account id of the service account whose OIDC token the push subscription sends."
-  type        = string
-  default     = "pinterest-capi-push"
+# ---------------------------------------------------------------------------------------------
+# Builds
+# ---------------------------------------------------------------------------------------------
+
+variable "image_keep_count" {
+  description = "Newest function images the builds repository always keeps (rollbacks redeploy one of them)."
+  type        = number
+  default     = 10
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.push_service_account_id))
-    error_message = "push_service_account_id must be 6-30 lowercase letters, digits or hyphens, starting with a letter."
+    condition     = var.image_keep_count >= 1 && var.image_keep_count <= 100 && floor(var.image_keep_count) == var.image_keep_count
+    error_message = "image_keep_count must be a whole number from 1 to 100."
   }
 }
 
-variable "build_service_account_email" {
-  description = "Optional service account Cloud Build uses to build the function (needed in projects where the default build account lacks permissions); empty keeps Google's default."
-  type        = string
-  default     = ""
+variable "image_retention_days" {
+  description = "Older images than this are deleted from the builds repository, unless among the newest image_keep_count."
+  type        = number
+  default     = 30
 
   validation {
-    condition     = var.build_service_account_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.iam\\.gserviceaccount\\.com$", var.build_service_account_email))
-    error_message = "build_service_account_email must be empty or a service account email (...@....iam.gserviceaccount.com)."
+    condition     = var.image_retention_days >= 1 && var.image_retention_days <= 3650 && floor(var.image_retention_days) == var.image_retention_days
+    error_message = "image_retention_days must be a whole number from 1 to 3650."
   }
-}
-
-variable "sgtm_service_account_email" {
-  description = "Service account of the GTM server container; it gets roles/pubsub.publisher on the events topic only. Empty grants nothing."
-  type        = string
-  default     = ""
-
-  validation {
-    condition     = var.sgtm_service_account_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.gserviceaccount\\.com$", var.sgtm_service_account_email))
-    error_message = "sgtm_service_account_email must be empty or a service account email (...gserviceaccount.com)."
-  }
-}
-
-variable "labels" {
-  description = "Labels added to the topics, subscriptions, bucket, secret and function."
-  type        = map(string)
-  default     = {}
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -264,8 +323,20 @@ variable "subscription_filter" {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Alerting (optional)
+# Metrics, dashboard and alerts
 # ---------------------------------------------------------------------------------------------
+
+variable "log_metrics_enabled" {
+  description = "Create the log-based metrics (events by outcome, reason and name; match-key coverage; Pinterest requests and latency). Turning them off also drops the dashboard and the email-share alert."
+  type        = bool
+  default     = true
+}
+
+variable "dashboard_enabled" {
+  description = "Create the Cloud Monitoring dashboard over those metrics and the dead-letter backlog."
+  type        = bool
+  default     = true
+}
 
 variable "dead_letter_alert_enabled" {
   description = "Create a Cloud Monitoring alert when dead-lettered events wait in the dead-letter subscription."
@@ -284,8 +355,52 @@ variable "dead_letter_alert_minutes" {
   }
 }
 
+variable "email_share_alert_enabled" {
+  description = "Create a Cloud Monitoring alert when the share of processed events of email_share_alert_event_name carrying an email falls below email_share_alert_threshold (needs log_metrics_enabled)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.email_share_alert_enabled || var.log_metrics_enabled
+    error_message = "email_share_alert_enabled needs log_metrics_enabled: the alert reads those metrics."
+  }
+}
+
+variable "email_share_alert_event_name" {
+  description = "Pinterest event name whose email share the alert watches."
+  type        = string
+  default     = "checkout"
+
+  validation {
+    condition     = can(regex("^[a-z_]{1,64}$", var.email_share_alert_event_name))
+    error_message = "email_share_alert_event_name must be a Pinterest event name such as checkout or lead."
+  }
+}
+
+variable "email_share_alert_threshold" {
+  description = "Share (0-1) of those events with an email below which the alert fires."
+  type        = number
+  default     = 0.5
+
+  validation {
+    condition     = var.email_share_alert_threshold > 0 && var.email_share_alert_threshold <= 1
+    error_message = "email_share_alert_threshold must be above 0 and at most 1."
+  }
+}
+
+variable "email_share_alert_window_minutes" {
+  description = "Minutes of events each email share is computed over."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.email_share_alert_window_minutes >= 5 && var.email_share_alert_window_minutes <= 1380 && floor(var.email_share_alert_window_minutes) == var.email_share_alert_window_minutes
+    error_message = "email_share_alert_window_minutes must be a whole number from 5 to 1380 (23 hours)."
+  }
+}
+
 variable "alert_notification_channels" {
-  description = "Notification channel ids (projects/P/notificationChannels/N) for the dead-letter alert."
+  description = "Notification channel ids (projects/P/notificationChannels/N) for the alerts."
   type        = list(string)
   default     = []
 
