@@ -8,8 +8,9 @@ that is not JSON), and the stand-in fails 10% of Pinterest calls (429 with Retry
 an answer slower than the read timeout, a dropped connection). Then checks that every valid
 event reached the stand-in, every invalid one is on the dead-letter topic with its reason, and
 nothing is missing or extra; prints the counts, the duplicates the stand-in saw, events per
-second and the function's peak memory. Exit status 0 only when the audit passes; it gives up
-after a time proportional to the number of events.
+second and the function's peak memory. While it waits, a line on stderr every few seconds says
+how many events have arrived. Exit status 0 only when the audit passes; it gives up after a time
+proportional to the number of events.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ FAULTS: Final = (
 _PUBLISH_BATCH: Final = 200  # messages per REST publish call
 _BASE_SECONDS, _SECONDS_PER_EVENT = 120.0, 0.02  # the audit gives up after 120 s + 20 ms per event
 _POLL_SECONDS: Final = 1.0
+_PROGRESS_SECONDS: Final = 5.0  # how often the wait says how far it got
 _EVENT_NAMES: Final = ("purchase", "add_to_cart", "page_view", "view_item_list", "generate_lead", "search")
 
 _MATCH_KEYS: Final = frozenset({"user_data", "ip_override", "user_agent"})
@@ -190,10 +192,12 @@ def audit(plan: Plan, received: Counter[str], letters: Sequence[Mapping[str, Any
 
 
 def _wait(
-    emulator: Emulator, standin: StandIn, dead_letters: str, plan: Plan, deadline: float
+    emulator: Emulator, standin: StandIn, dead_letters: str, plan: Plan, deadline: float, *, progress: TextIO
 ) -> tuple[Counter[str], list[dict[str, Any]]]:
-    """Poll until every event arrived at Pinterest or on the dead-letter topic, or the deadline passed."""
+    """Poll until every event arrived at Pinterest or on the dead-letter topic, or the deadline passed;
+    says how far it got on `progress` every few seconds."""
     letters: list[dict[str, Any]] = []
+    started = next_report = time.monotonic()
     while True:
         while batch := emulator.pull(dead_letters, max_messages=1000):
             letters += batch
@@ -201,6 +205,15 @@ def _wait(
         parked = {_letter_id(letter) for letter in letters}
         if (plan.valid <= received.keys() and plan.invalid.keys() <= parked) or time.monotonic() > deadline:
             return received, letters
+        if time.monotonic() >= next_report:
+            delivered, landed = len(received.keys() & plan.valid), len(parked & plan.invalid.keys())
+            print(
+                f"  {time.monotonic() - started:4.0f} s: {delivered}/{len(plan.valid)} delivered, "
+                f"{landed}/{len(plan.invalid)} parked, {len(standin.requests)} Pinterest calls",
+                file=progress,
+                flush=True,
+            )
+            next_report += _PROGRESS_SECONDS
         time.sleep(_POLL_SECONDS)
 
 
@@ -236,8 +249,10 @@ def _deploy(seed: int, logs: Path) -> Iterator[_Deployment]:
         yield _Deployment(emulator, standin, function, topic, dead_letters)
 
 
-def run(events: int = 20_000, seed: int = 7, out: TextIO = sys.stdout) -> Result:
-    """Run the soak once and audit it; says what it does on `out`."""
+def run(
+    events: int = 20_000, seed: int = 7, out: TextIO = sys.stdout, progress: TextIO = sys.stderr
+) -> Result:
+    """Run the soak once and audit it; says what it does on `out`, and how far it got on `progress`."""
     the_plan, timeout = plan(events, seed), _BASE_SECONDS + _SECONDS_PER_EVENT * events
     logs = Path(tempfile.mkdtemp(prefix="pinterest-capi-soak-"))
     print(f"{events} events in {len(the_plan.messages)} messages; logs in {logs}", file=out, flush=True)
@@ -248,7 +263,12 @@ def run(events: int = 20_000, seed: int = 7, out: TextIO = sys.stdout) -> Result
             f"published in {time.monotonic() - started:.1f} s; auditing for up to {timeout:.0f} s", file=out
         )
         received, letters = _wait(
-            deployment.emulator, deployment.standin, deployment.dead_letters, the_plan, started + timeout
+            deployment.emulator,
+            deployment.standin,
+            deployment.dead_letters,
+            the_plan,
+            started + timeout,
+            progress=progress,
         )
         seconds = time.monotonic() - started
         memory, calls = deployment.function.peak_memory_kib(), deployment.standin.requests
