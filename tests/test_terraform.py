@@ -864,12 +864,13 @@ def test_two_instances_with_different_prefixes_share_no_name(tf: Tf, first: str,
 
 
 def test_within_a_kind_no_name_suffix_ends_with_another(tf: Tf) -> None:
-    """So no two prefixes whatsoever can produce the same name (p1 + s1 == p2 + s2 needs it)."""
+    """Names within an instance differ, and no two prefixes can ever produce the same name."""
     marker = "\x00"
-    by_kind: dict[str, set[str]] = {}
+    by_kind: dict[str, list[str]] = {}
     for (kind, _), value in _instance_names(tf, marker).items():
-        by_kind.setdefault(kind, set()).add(value.split(marker, 1)[1])
+        by_kind.setdefault(kind, []).append(value.split(marker, 1)[1])
     for kind, suffixes in by_kind.items():
+        assert len(set(suffixes)) == len(suffixes), f"{kind}: one instance uses a name twice"
         for suffix in suffixes:
             assert not [s for s in suffixes if s != suffix and s.endswith(suffix)], (kind, suffix)
 
