@@ -42,6 +42,8 @@ def _variants(name: str) -> Iterator[str]:
         head, comma, tail = form.partition(", ")
         if comma:
             yield from (f"{tail} {head}", head)
+            if tail.lower().startswith("the "):  # 'Congo, The Democratic Republic of the'
+                yield f"{tail[4:]} {head}"
 
 
 def _translators(domain: str) -> list[Callable[[str], str]]:

@@ -333,7 +333,7 @@ class TestCustomData:
     def test_value_is_a_decimal_string(self, value, expected):
         assert one({**BASE, "value": value})["custom_data"]["value"] == expected
 
-    @pytest.mark.parametrize("value", ["abc", "NaN", "Infinity", "1,5"])
+    @pytest.mark.parametrize("value", ["abc", "NaN", "Infinity", "12 apples", "1,2,3", "12..5", "(12.50)"])
     def test_non_numeric_value_is_rejected(self, value):
         assert reason({**BASE, "value": value}) == Reason.INVALID_VALUE
 

@@ -6,6 +6,7 @@ import ipaddress
 import unicodedata
 from datetime import date
 
+import email_validator
 import phonenumbers
 import pycountry
 import pytest
@@ -55,6 +56,50 @@ class TestEmail:
     )  # fmt: skip
     def test_table(self, raw, expected):
         assert normalise.email(raw) == expected
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("mailto:Jane@Example.com", "jane@example.com"),
+            ("MAILTO:jane@example.com?subject=Order", "jane@example.com"),
+            ("Jane Doe <Jane.Doe@Example.com>", "jane.doe@example.com"),
+            ('"Doe, Jane" <jane@example.com>', "jane@example.com"),
+            ("jane@example.com\u200b", "jane@example.com"),
+            ("\ufeffjane@example.com", "jane@example.com"),
+            ("\u00a0jane@example.com\u00a0", "jane@example.com"),
+            ("jane\u2060@example.com", "jane@example.com"),
+            ("jane@bücher.de", "jane@bücher.de"),
+            ("jane@xn--bcher-kva.de", "jane@bücher.de"),
+            ("test..test@example.com", None),
+            ("test@example.com.", None),
+            (".jane@example.com", None),
+            ("jane.@example.com", None),
+            ("jane@-example.com", None),
+            ("jane@example.test", None),
+            ("jane@printer.local", None),
+            ("jane@[192.0.2.1]", None),
+            ("mailto:", None),
+            ("Jane Doe <>", None),
+        ],
+        ids=["mailto", "mailto-query", "display-name", "quoted-display-name", "trailing-zero-width-space",
+             "leading-bom", "non-breaking-spaces", "word-joiner", "unicode-domain",
+             "punycode-domain-shown-unicode",
+             "double-dot", "trailing-dot", "leading-dot", "dot-before-at", "hyphen-first-label",
+             "special-use-test",
+             "special-use-local", "domain-literal", "bare-mailto", "empty-brackets"],
+    )  # fmt: skip
+    def test_as_people_write_it(self, raw, expected):
+        assert normalise.email(raw) == expected
+
+    @PROPERTY
+    @given(st.from_regex(normalise._PLAIN_EMAIL, fullmatch=True))
+    def test_the_plain_fast_path_agrees_with_email_validator(self, address):
+        accepted = normalise._plainly_valid(address)
+        try:
+            checked = email_validator.validate_email(address, check_deliverability=False).normalized.lower()
+        except email_validator.EmailNotValidError:
+            checked = None
+        assert not accepted or checked == address
 
     @PROPERTY
     @given(st.one_of(st.emails(), st.text()))
@@ -106,6 +151,38 @@ class TestPhone:
              "too-short", "two-digits", "country-code-zero", "words", *UNUSABLE_IDS],
     )  # fmt: skip
     def test_table(self, raw, country, expected):
+        assert normalise.phone(raw, country) == expected
+
+    @pytest.mark.parametrize(
+        ("raw", "country", "expected"),
+        [
+            ("Call +1 555 123 4567", "", "15551234567"),
+            ("Mobile: +44 20 7946 0958 (evenings)", "", "442079460958"),
+            ("Tel. 030 1234567", "de", "49301234567"),
+            ("phone me", "de", None),
+            ("555_123_4567", "us", "15551234567"),
+            ("555/123/4567", "us", "15551234567"),
+            ("555 · 123 · 4567", "us", "15551234567"),
+            ("030\u00a01234567", "de", "49301234567"),
+            ("\u200b+1 555 123 4567", "", "15551234567"),
+            ("+001 (616) 954-78 88", "", "16169547888"),
+            ("00049 30 1234567", "", "49301234567"),
+            ("+0049 30 1234567", "", "49301234567"),
+            ("tel:+1-555-123-4567", "", "15551234567"),
+            ("TEL:+49-30-1234567;ext=12", "", "49301234567"),
+            ("1-555-123-4567", "", "15551234567"),
+            ("1 (555) 123-4567", "", "15551234567"),
+            ("1.555.123.4567", "", "15551234567"),
+            ("(555) 123-4567", "", None),
+            ("555 123 4567", "", None),
+        ],
+        ids=["text-plus", "text-around", "text-national", "text-without-number", "underscores", "slashes",
+             "middle-dots", "non-breaking-space", "zero-width-space", "plus-double-zero", "triple-zero",
+             "plus-and-zeros", "tel-uri", "tel-uri-with-parameters", "code-1-dashes-no-country",
+             "code-1-brackets-no-country", "code-1-dots-no-country", "area-code-only-no-country",
+             "ten-digits-no-country"],
+    )  # fmt: skip
+    def test_as_people_write_it(self, raw, country, expected):
         assert normalise.phone(raw, country) == expected
 
     @PROPERTY
@@ -212,6 +289,46 @@ class TestDateOfBirth:
     )  # fmt: skip
     def test_table(self, raw, expected):
         assert normalise.date_of_birth(raw) == expected
+
+    @pytest.mark.parametrize(
+        ("raw", "country", "expected"),
+        [
+            ("December 31, 1990", "", "19901231"),
+            ("Dec 31 1990", "", "19901231"),
+            ("29 Dec 1990", "", "19901229"),
+            ("29-Dec-1990", "", "19901229"),
+            ("31st of December 1990", "", "19901231"),
+            ("Sept. 3rd, 1990", "", "19900903"),
+            ("1990 March 5", "", "19900305"),
+            ("1990年12月29日", "", "19901229"),
+            ("１９９０年１２月２９日", "", "19901229"),
+            ("1990年1月5日", "", "19900105"),
+            ("1990년 12월 29일", "", "19901229"),
+            ("12 31 1990", "", "19901231"),
+            ("31 12 1990", "", "19901231"),
+            ("1990 12 31", "", "19901231"),
+            ("31_12_1990", "", "19901231"),
+            ("03-05-1995", "us", "19950305"),
+            ("03.05.1995", "us", "19950305"),
+            ("03-05-1995", "de", "19950503"),
+            ("03/05/1995", "gb", "19950503"),
+            ("03/05/1995", "", "19950305"),
+            ("13/05/1995", "us", "19950513"),
+            ("Smarch 5, 1990", "", None),
+            ("December 1990", "", None),
+            ("31 December", "", None),
+            ("December 31, 90", "", None),
+        ],
+        ids=["month-day-year", "abbreviated-no-comma", "day-abbreviated-month", "dashed-abbreviation",
+             "ordinal-of", "sept-ordinal", "year-month-day-name", "cjk", "cjk-full-width",
+             "cjk-single-digits",
+             "korean", "spaces-month-first", "spaces-day-first", "spaces-year-first", "underscores",
+             "us-reads-month-first", "us-dots-month-first", "de-reads-day-first", "gb-slashes-day-first",
+             "no-country-slashes-month-first", "impossible-month-falls-back", "unknown-month", "no-day",
+             "no-year", "two-digit-year"],
+    )  # fmt: skip
+    def test_as_people_write_it(self, raw, country, expected):
+        assert normalise.date_of_birth(raw, country) == expected
 
     @PROPERTY
     @given(
@@ -323,6 +440,41 @@ class TestState:
     def test_table(self, raw, country, expected):
         assert normalise.state(raw, country) == expected
 
+    @pytest.mark.parametrize(
+        ("raw", "country", "expected"),
+        [
+            ("Washington, D.C.", "us", "dc"),
+            ("D.C.", "us", "dc"),
+            ("Calif.", "us", "ca"),
+            ("Mass.", "us", "ma"),
+            ("N.Y.", "us", "ny"),
+            ("Kalifornien", "us", "ca"),
+            ("NRW", "de", "nw"),
+            ("Nordrhein-Westfalen", "de", "nw"),
+            ("nordrhein westfalen", "de", "nw"),
+            ("South Holland", "nl", "zh"),
+            ("Zuid-Holland", "nl", "zh"),
+            ("Comunidad de Madrid", "es", "md"),
+            ("Cataluña", "es", "ct"),
+            ("XY", "us", None),
+            ("NW", "us", None),
+            ("ZZ", "de", None),
+            ("xy", "", "xy"),
+            ("US-CA", "de", None),
+            ("US-XX", "", None),
+            ("Calif.", "de", None),
+            ("Madrid", "es", None),
+        ],
+        ids=["dc-written-out", "dc-dotted", "ap-calif", "ap-mass", "dotted-code", "german-name-of-us-state",
+             "nrw", "de-iso-name", "de-lowercase-spaced", "nl-english-name", "nl-iso-name",
+             "es-inverted-iso-name",
+             "es-bracketed-alternative", "us-unknown-code", "de-code-in-us", "de-unknown-code",
+             "unchecked-without-country", "iso-code-of-another-country", "iso-code-unknown",
+             "abbreviation-of-another-country", "ambiguous-province-and-community"],
+    )  # fmt: skip
+    def test_as_people_write_it(self, raw, country, expected):
+        assert normalise.state(raw, country) == expected
+
     @PROPERTY
     @given(
         _with_noise(["California", "Texas", "ny", "US-CA", "Bavaria", "Hessen", "Ontario", "Québec",
@@ -353,14 +505,38 @@ class TestPostcode:
             ("100-0001", "jp", "1000001"),
             ("01310-100", "br", "01310100"),
             ("SW1A 1AA", "us", None),
-            ("9412", "us", None),
+            ("941", "us", "00941"),
+            ("94", "us", None),
             *((raw, "gb", None) for raw in UNUSABLE),
         ],
         ids=["design-zip-plus-4", "zip-plus-4-unknown-country", "zip-plus-4-space", "zip-plus-4-run-on",
              "zip-leading-zero", "design-uk", "uk-unknown-country", "ca", "nl", "de", "fr", "jp-dash",
-             "br-dash", "not-a-zip-in-us", "short-zip", *UNUSABLE_IDS],
+             "br-dash", "not-a-zip-in-us", "three-digit-zip-padded", "too-short-for-a-zip", *UNUSABLE_IDS],
     )  # fmt: skip
     def test_table(self, raw, country, expected):
+        assert normalise.postcode(raw, country) == expected
+
+    @pytest.mark.parametrize(
+        ("raw", "country", "expected"),
+        [
+            ("2101", "us", "02101"),
+            ("2101", "US", "02101"),
+            ("501", "us", "00501"),
+            ("02101-1234", "us", "02101"),
+            ("2101", "at", "2101"),
+            ("2101", "", "2101"),
+            ("〒100-0001", "jp", "1000001"),
+            ("〒 100-0001", "", "1000001"),
+            ("１００－０００１", "jp", "1000001"),
+            ("SW1A\u00a01AA", "gb", "sw1a1aa"),
+            ("D02 X285.", "ie", "d02x285"),
+            ("NL-1012 AB", "nl", "nl1012ab"),
+        ],
+        ids=["zip-lost-zero", "zip-lost-zero-upper-country", "zip-lost-two-zeros", "zip-plus-4-with-zero",
+             "austrian-four-digits", "four-digits-unknown-country", "jp-postal-mark", "jp-postal-mark-space",
+             "full-width-digits", "non-breaking-space", "trailing-dot", "country-prefix-kept"],
+    )  # fmt: skip
+    def test_as_people_write_it(self, raw, country, expected):
         assert normalise.postcode(raw, country) == expected
 
     @PROPERTY
@@ -407,6 +583,47 @@ class TestCountry:
     )  # fmt: skip
     def test_table(self, raw, expected):
         assert normalise.country(raw) == expected
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("Bosnia & Herzegovina", "ba"),
+            ("Bosnia and Herzegovina", "ba"),
+            ("UAE", "ae"),
+            ("DR Congo", "cd"),
+            ("Democratic Republic of the Congo", "cd"),
+            ("Congo", "cg"),
+            ("EE.UU.", "us"),
+            ("Republic of Korea", "kr"),
+            ("Palestine", "ps"),
+            ("Bolivia", "bo"),
+            ("Polska", "pl"),
+            ("日本", "jp"),
+            ("中国", "cn"),
+            ("Österreich", "at"),
+            ("Schweiz", "ch"),
+            ("Suisse", "ch"),
+            ("España", "es"),
+            ("Ελλάδα", "gr"),
+            ("Україна", "ua"),
+            ("Magyarország", "hu"),
+            ("Россия", "ru"),
+            ("Korea", None),
+            ("Virgin Islands", None),
+            ("\u200bUS", "us"),
+        ],
+        ids=["ampersand", "and", "uae", "dr-congo", "uninverted-iso-name", "congo-is-the-republic", "ee-uu",
+             "uninverted-korea", "head-of-inverted-name", "without-bracketed-part", "polish", "japanese",
+             "chinese", "german", "german-ch", "french-ch", "spanish", "greek", "ukrainian", "hungarian",
+             "russian-alias", "ambiguous-korea", "ambiguous-virgin-islands", "zero-width-space"],
+    )  # fmt: skip
+    def test_as_people_write_it(self, raw, expected):
+        assert normalise.country(raw) == expected
+
+    @pytest.mark.parametrize("item", list(pycountry.countries), ids=lambda item: item.alpha_2)
+    def test_every_iso_name_and_code(self, item):
+        for label in (item.alpha_2, item.alpha_3, item.name):
+            assert normalise.country(label) == item.alpha_2.lower()
 
     @PROPERTY
     @given(_with_noise([label for item in pycountry.countries for label in (item.name, item.alpha_3)]))
@@ -465,6 +682,23 @@ class TestLanguage:
     def test_table(self, raw, expected):
         assert normalise.language(raw) == expected
 
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("en-GB,en-US;q=0.9", "en"),
+            ("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5", "fr"),
+            ("*;q=0.5, de;q=0.9", "de"),
+            ("en;q=0.3, pt-BR", "pt"),
+            ("xx, es;q=0.8", "es"),
+            ("en;q=abc", "en"),
+            ("*", None),
+        ],
+        ids=["accept-language", "browser-list", "wildcard-skipped", "highest-quality-wins",
+             "unknown-skipped", "bad-quality-still-a-tag", "wildcard-only"],
+    )  # fmt: skip
+    def test_accept_language(self, raw, expected):
+        assert normalise.language(raw) == expected
+
     @PROPERTY
     @given(st.one_of(st.from_regex(r"[a-zA-Z]{2}([-_][a-zA-Z0-9]{1,8})?", fullmatch=True), st.text()))
     def test_idempotent(self, raw):
@@ -514,6 +748,28 @@ class TestIpAddress:
     def test_table(self, raw, expected):
         assert normalise.ip_address(raw) == expected
 
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("203.0.113.7, 10.0.0.1", "203.0.113.7"),
+            ("203.0.113.7,10.0.0.1,10.0.0.2", "203.0.113.7"),
+            ("2001:DB8::1, 203.0.113.7", "2001:db8::1"),
+            ("unknown, 203.0.113.7", "203.0.113.7"),
+            (" , 198.51.100.4", "198.51.100.4"),
+            ("unknown, nothing", None),
+        ],
+        ids=[
+            "forwarded-pair",
+            "forwarded-chain",
+            "v6-first",
+            "placeholder-first",
+            "empty-first",
+            "no-address",
+        ],
+    )
+    def test_forwarded_lists_give_the_first_address(self, raw, expected):
+        assert normalise.ip_address(raw) == expected
+
     @PROPERTY
     @given(st.one_of(st.ip_addresses().map(str), st.ip_addresses().map(lambda ip: ip.exploded.upper())))
     def test_standard_form(self, raw):
@@ -525,3 +781,84 @@ class TestIpAddress:
     @given(st.text())
     def test_idempotent(self, raw):
         _assert_idempotent(normalise.ip_address(raw), normalise.ip_address)
+
+
+class TestAmount:
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("1,299.00", "1299"),
+            ("1.299,00", "1299"),
+            ("12,50", "12.5"),
+            ("$12.50", "12.5"),
+            ("12.5 USD", "12.5"),
+            ("USD 12.50", "12.5"),
+            ("€12,50", "12.5"),
+            ("12,50 €", "12.5"),
+            ("US$ 1,299.99", "1299.99"),
+            ("R$ 1.299,90", "1299.9"),
+            ("CHF 1'299.50", "1299.5"),
+            ("1 299,00", "1299"),
+            ("1\u202f299,00 €", "1299"),
+            ("12,34,567.00", "1234567"),
+            ("1,299", "1299"),
+            ("1.299", "1.299"),
+            ("1.299.000", "1299000"),
+            ("-$12.50", "-12.5"),
+            ("$-12.50", "-12.5"),
+            ("109.97", "109.97"),
+            ("1e2", "100"),
+            ("0.30", "0.3"),
+            ("abc", None),
+            ("12 apples", None),
+            ("1,2,3", None),
+            ("12..5", None),
+            ("(12.50)", None),
+            ("NaN", None),
+            ("Infinity", None),
+            ("$", None),
+            ("", None),
+        ],
+        ids=["thousands-comma", "thousands-dot", "decimal-comma", "dollar-sign", "code-after", "code-before",
+             "euro-before", "euro-after", "us-dollar", "real", "swiss-apostrophe", "space-thousands",
+             "narrow-space-thousands", "indian-grouping", "comma-then-three-digits-groups",
+             "single-dot-decimal",
+             "repeated-dots-group", "minus-before-sign", "minus-after-sign", "plain", "exponent",
+             "trailing-zero", "words", "number-and-words", "bad-grouping", "double-dot",
+             "accounting-brackets",
+             "nan", "infinity", "sign-only", "empty"],
+    )  # fmt: skip
+    def test_table(self, raw, expected):
+        assert normalise.amount(raw) == expected
+
+    @PROPERTY
+    @given(st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-(10**9), max_value=10**9))
+    def test_plain_decimals_read_as_themselves(self, number):
+        assert normalise.amount(str(number)) == normalise.format_decimal(number)
+
+    @PROPERTY
+    @given(
+        st.one_of(st.text(), st.from_regex(r"[$€]?[0-9][0-9.,' ]{0,12}[0-9]( ?(USD|EUR))?", fullmatch=True))
+    )
+    def test_idempotent(self, raw):
+        _assert_idempotent(normalise.amount(raw), normalise.amount)
+
+
+class TestTidy:
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("a\u200bb", "ab"),
+            ("\ufeffabc", "abc"),
+            ("a\u00a0b", "a b"),
+            ("a\u3000b", "a b"),
+            ("\u200e+1 555\u200f", "+1 555"),
+            ("soft\u00adhyphen", "softhyphen"),
+            ("👩\u200d💻", "👩\u200d💻"),
+            ("  plain  ", "plain"),
+        ],
+        ids=["zero-width-space", "bom", "non-breaking-space", "ideographic-space", "direction-marks",
+             "soft-hyphen", "zero-width-joiner-kept", "ascii"],
+    )  # fmt: skip
+    def test_table(self, raw, expected):
+        assert normalise.tidy(raw) == expected

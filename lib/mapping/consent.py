@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -39,42 +39,35 @@ class Consent:
     non_personalised_ads: bool = False
 
 
-def _from_explicit(event: Mapping[str, Any], signal: str) -> bool | None:
-    state = event.get("consent_state")
-    if not isinstance(state, Mapping):
-        return None
-    value = state.get(signal)
+def _explicit(state: Any, signal: str) -> bool | None:
+    value = state.get(signal) if isinstance(state, Mapping) else None
     if isinstance(value, str):
         value = value.strip().lower()
     return _EXPLICIT_STATE.get(value) if isinstance(value, str | bool) else None
 
 
-def _from_string(key: str, positions: Mapping[str, int], states: Mapping[str, bool]) -> Callable[..., Any]:
-    def read(event: Mapping[str, Any], signal: str) -> bool | None:
-        code, position = event.get(key), positions.get(signal)
-        if not isinstance(code, str) or position is None or len(code) <= position:
-            return None
-        return states.get(code[position])
-
-    return read
-
-
-# Where each signal is read from, most explicit first.
-_READERS: Final = (
-    _from_explicit,
-    _from_string("x-ga-gcd", _GCD_POSITIONS, _GCD_STATE),
-    _from_string("x-ga-gcs", _GCS_POSITIONS, _GCS_STATE),
-)
-
-
-def _signal(event: Mapping[str, Any], signal: str) -> bool | None:
-    return next((s for s in (read(event, signal) for read in _READERS) if s is not None), None)
+def _coded(code: Any, position: int | None, states: Mapping[str, bool]) -> bool | None:
+    if not isinstance(code, str) or position is None or len(code) <= position:
+        return None
+    return states.get(code[position])
 
 
 def read_consent(event: Mapping[str, Any]) -> Consent:
-    """The consent state of one GA4 event, from consent_state, x-ga-gcd, x-ga-gcs and x-ga-npa."""
+    """The consent state of one GA4 event, from consent_state, x-ga-gcd, x-ga-gcs and x-ga-npa.
+
+    Each signal comes from the most explicit source that states it: consent_state, then gcd, then gcs.
+    """
+    explicit, gcd, gcs = event.get("consent_state"), event.get("x-ga-gcd"), event.get("x-ga-gcs")
+    states: dict[str, bool | None] = {}
+    for signal in _SIGNALS:
+        state = _explicit(explicit, signal)
+        if state is None:
+            state = _coded(gcd, _GCD_POSITIONS[signal], _GCD_STATE)
+        if state is None:
+            state = _coded(gcs, _GCS_POSITIONS.get(signal), _GCS_STATE)
+        states[signal] = state
     npa = str(event.get("x-ga-npa", "")).strip().lower() in _NPA_ON
-    return Consent(**{s: _signal(event, s) for s in _SIGNALS}, non_personalised_ads=npa)
+    return Consent(**states, non_personalised_ads=npa)
 
 
 def opt_out_from_consent(consent: Consent, policy: str) -> bool:

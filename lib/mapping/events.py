@@ -68,6 +68,19 @@ GA4_TO_PINTEREST: Final[Mapping[str, str]] = {
 _UNMAPPED_NAME: Final[Mapping[str, str | None]] = {"custom": "custom", "drop": None}
 
 
+def _run_together(name: str) -> str:
+    """A name without its separators: 'Add_To-Cart', 'add to cart' -> 'addtocart'."""
+    return "".join(char for char in name if char not in "_- ")
+
+
+# Pinterest's and GA4's names written run together or in camel case ("addtocart", "pageView"),
+# as Pinterest's own tag accepts them.
+_RUN_TOGETHER: Final[Mapping[str, str]] = {
+    **{_run_together(ga4): pinterest for ga4, pinterest in GA4_TO_PINTEREST.items()},
+    **{_run_together(name): name for name in PINTEREST_EVENTS},
+}
+
+
 def is_forwarded(ga4_name: str, config: MappingConfig) -> bool:
     """FORWARD_EVENTS (when set) and SKIP_EVENTS choose which GA4 events go out at all."""
     key = ga4_name.strip().lower()
@@ -80,11 +93,12 @@ def pinterest_event_name(ga4_name: str, config: MappingConfig) -> str:
     if config.event_name_override:
         return config.event_name_override
     key = ga4_name.strip().lower()
-    mapped = config.event_name_map.get(key) or GA4_TO_PINTEREST.get(key)
-    if mapped:
+    if mapped := config.event_name_map.get(key) or GA4_TO_PINTEREST.get(key):
         return mapped
     if key in PINTEREST_EVENTS:
         return key
+    if mapped := _RUN_TOGETHER.get(_run_together(key)):
+        return mapped
     if config.unmapped_events == "passthrough":
         return ga4_name.strip()
     name = _UNMAPPED_NAME[config.unmapped_events]

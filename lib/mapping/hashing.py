@@ -13,7 +13,7 @@ _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}", re.IGNORECASE)
 
 def is_sha256_hex(value: str) -> bool:
     """Whether the value is a SHA-256 digest in hex, either case: 64 hex digits and nothing else."""
-    return _SHA256_HEX.fullmatch(value) is not None
+    return len(value) == 64 and _SHA256_HEX.fullmatch(value) is not None
 
 
 def sha256_hex(value: str) -> str:

@@ -9,7 +9,7 @@ window, match keys).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -89,11 +89,9 @@ _PATHS: Final = _trie(
 )
 
 
-def _entry(trie: _Trie, key: Any) -> tuple[str, bool, _Trie] | None:
-    """The trie entry of a key, also of a flattened one (`"address.city"`)."""
-    entry = trie.get(key)
-    if entry is not None or not isinstance(key, str) or "." not in key:
-        return entry
+def _flattened(trie: _Trie, key: str) -> tuple[str, bool, _Trie] | None:
+    """The trie entry of a flattened key (`"address.city"`), or None."""
+    entry = None
     for part in key.split("."):
         if entry is not None:
             trie = entry[2]
@@ -114,7 +112,9 @@ def _index(event: Mapping[str, Any]) -> dict[str, list[Any]]:
 
     def visit(node: Mapping[str, Any], trie: _Trie, depth: int) -> None:
         for key, value in node.items():
-            entry = _entry(trie, key)
+            entry = trie.get(key)
+            if entry is None and type(key) is str and "." in key:
+                entry = _flattened(trie, key)
             if entry is not None:
                 add(entry, value, depth)
 
@@ -202,17 +202,23 @@ def _picker(field: Field) -> Callable[[Sequence[Any], EventContext], Any]:
     return every if field.many else first
 
 
-def _groups(field: Field) -> Callable[[EventContext], Iterator[Sequence[Any]]]:
-    """Candidate values, one group per source in order; an override replaces every source."""
-    readers, name = tuple(_reader(s) for s in field.sources), field.name
+def _groups(field: Field) -> Callable[[EventContext], Iterable[Sequence[Any] | None]]:
+    """Candidate values, one group per source in order (None where absent); an override replaces them."""
+    name, sources = field.name, field.sources
+    readers = tuple(_reader(source) for source in sources)
 
-    def groups(ctx: EventContext) -> Iterator[Sequence[Any]]:
+    def read(ctx: EventContext) -> Iterable[Sequence[Any] | None]:
+        return (reader(ctx) for reader in readers)
+
+    def read_paths(ctx: EventContext) -> Iterable[Sequence[Any] | None]:
+        return map(ctx.paths.get, sources)  # most rows: plain paths, looked up without a call each
+
+    if all(isinstance(source, str) for source in sources):
+        read = read_paths
+
+    def groups(ctx: EventContext) -> Iterable[Sequence[Any] | None]:
         overrides = ctx.config.data_overrides
-        if name in overrides:
-            yield _fan(overrides[name])
-            return
-        for read in readers:
-            yield read(ctx)
+        return (_fan(overrides[name]),) if name in overrides else read(ctx)
 
     return groups
 
@@ -223,9 +229,10 @@ def _plan(field: Field) -> _Resolve:
 
     def resolve(ctx: EventContext) -> Any:
         for group in groups(ctx):
-            value = pick(group, ctx) if group else None
-            if value is not None:
-                return value
+            if group:
+                value = pick(group, ctx)
+                if value is not None:
+                    return value
         return fallback(ctx) if fallback else None
 
     return resolve
@@ -235,8 +242,12 @@ def _section_plan(table: Mapping[str, Field]) -> Callable[[EventContext], dict[s
     plans = tuple((key, _plan(field)) for key, field in table.items())
 
     def section(ctx: EventContext) -> dict[str, Any]:
-        values = ((key, resolve(ctx)) for key, resolve in plans)
-        return {key: value for key, value in values if value is not None}
+        values = {}
+        for key, resolve in plans:
+            value = resolve(ctx)
+            if value is not None:
+                values[key] = value
+        return values
 
     return section
 
@@ -252,7 +263,7 @@ _COUNTRY_GROUPS: Final = _groups(USER_DATA["country"])
 def _event_country(ctx: EventContext) -> str:
     """The event's first usable address country, else DEFAULT_COUNTRY (for phone, state, zip, dates)."""
     for group in _COUNTRY_GROUPS(ctx):
-        for raw in group:
+        for raw in group or ():
             text = scalar_text(raw)
             cleaned = country(text) if text and not is_sha256_hex(text.strip()) else None
             if cleaned:
@@ -315,9 +326,9 @@ def _ga4_name(event: Mapping[str, Any]) -> str:
     return name.strip()[:_MAX_NAME_LENGTH] if isinstance(name, str) else ""
 
 
-def _map_event(ctx: EventContext) -> dict[str, Any]:
+def _map_event(ctx: EventContext, ga4_name: str) -> dict[str, Any]:
     """One Pinterest event; raises InvalidEvent or SkippedEvent with a named reason."""
-    config, ga4_name = ctx.config, _ga4_name(ctx.event)
+    config = ctx.config
     if not ga4_name and not config.event_name_override:
         raise InvalidEvent(Reason.MISSING_EVENT_NAME, "event_name is missing or not a string")
     if not is_forwarded(ga4_name, config):
@@ -377,18 +388,21 @@ def _map_one(ctx: EventContext) -> Mapped:
     name = _ga4_name(ctx.event)
     ctx.paths = _index(ctx.event)
     event_id = _EVENT_ID(ctx)
-    known = Mapped(
+    event, error = None, None
+    try:
+        event = _map_event(ctx, name)
+    except NotForwarded as failure:
+        error = failure
+    return Mapped(
         ctx.index,
         ctx.event,
         name,
-        event_name=_known_name(name, ctx.config),
+        event_name=event["event_name"] if event else _known_name(name, ctx.config),
         event_id=event_id,
         own_event_id=event_id != ctx.default_event_id,
+        event=event,
+        error=error,
     )
-    try:
-        return replace(known, event=_map_event(ctx))
-    except NotForwarded as error:
-        return replace(known, error=error)
 
 
 def override_problems(config: MappingConfig) -> list[str]:

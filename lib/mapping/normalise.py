@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from lib.mapping import dates, places
 
@@ -49,6 +49,8 @@ _PLACEHOLDERS: Final = frozenset({"undefined", "null", "none", "nil", "n/a"})
 # scripts need them; letter-only rules drop them anyway.) Every kind of space becomes a plain one.
 _INVISIBLE: Final = "\u00ad\u180e\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"  # noqa: E501
 _SPACES: Final = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"  # noqa: E501
+_ASCII_NON_LETTERS: Final = dict.fromkeys(c for c in range(128) if not chr(c).isalpha())
+_ASCII_NON_ALNUM: Final = dict.fromkeys(c for c in range(128) if not chr(c).isalnum())
 _TIDY: Final = {**dict.fromkeys(map(ord, _INVISIBLE)), **dict.fromkeys(map(ord, _SPACES), " ")}
 
 # Gender spellings, folded (lowercase, no accents, letters only) -> Pinterest's f / m / n.
@@ -64,6 +66,15 @@ _GENDER_SPELLINGS: Final = {
 _GENDERS: Final = {spelling: code for code, spellings in _GENDER_SPELLINGS.items() for spelling in spellings}
 
 _MAILTO: Final = re.compile(r"mailto:", re.IGNORECASE)
+# The usual address, plain lowercase ASCII, that email_validator accepts as it is (a property test
+# checks that): dot-atoms of common characters, letter-digit-hyphen labels without '--' (IDNA's
+# reserved form), a letter TLD that is not special-use, within the length limits. It skips the
+# validator's Unicode checks; every other address goes through the validator.
+_PLAIN_EMAIL: Final = re.compile(
+    r"([a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*)@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}))"
+)
+_EMAIL_MAX, _LOCAL_MAX = 254, 64
+_SPECIAL_USE: Final = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 _NAMED_ADDRESS: Final = re.compile(r".*<([^<>]*)>", re.DOTALL)  # Jane Doe <jane@example.com>
 
 _TEL: Final = re.compile(r"tel:", re.IGNORECASE)
@@ -72,6 +83,7 @@ _INTERNATIONAL_PREFIX: Final = re.compile(r"[\s(\[]*(?:\+|00)[\s0]*")
 _EXTENSION: Final = re.compile(r"\s*(?:ext\.?|extension|x|#)\s*\d+\s*$", re.IGNORECASE)
 _PHONE_SEPARATORS: Final = re.compile(r"[^\d+()A-Za-z]+")
 _FIRST_GROUP: Final = re.compile(r"\d+")
+_LETTER: Final = re.compile(r"[^\W\d_]")
 
 _SUBDIVISION_CODE: Final = re.compile(r"([a-z]{2})-([a-z0-9]{1,3})")
 _US_ZIP: Final = re.compile(r"([0-9]{5})(?:[0-9]{4})?")  # ZIP or ZIP+4, separators removed
@@ -98,6 +110,8 @@ def email(value: str) -> str | None:
     if written is None:
         return None
     written = _MAILTO.sub("", _NAMED_ADDRESS.sub(r"\1", written), count=1).partition("?")[0].strip()
+    if _plainly_valid(lowered := written.lower()):
+        return lowered
     try:
         checked = validate_email(written, check_deliverability=False)
     except EmailNotValidError:
@@ -120,9 +134,10 @@ def phone(value: str, country: str = "") -> str | None:
         return None
     written = _TEL.sub("", written, count=1).partition(";")[0]
     region = country.strip().upper()
-    if any(char.isalpha() for char in _EXTENSION.sub("", written)):
+    bare = _EXTENSION.sub("", written) if _LETTER.search(written) or "#" in written else written
+    if _LETTER.search(bare):
         return _phone_in_text(written, region)
-    for reading, in_region, accept in _phone_readings(_PHONE_SEPARATORS.sub(" ", written).strip(), region):
+    for reading, in_region, accept in _phone_readings(_PHONE_SEPARATORS.sub(" ", bare).strip(), region):
         number = _parse_phone(reading, in_region)
         if number is not None and accept(number):
             return _e164_digits(number)
@@ -209,7 +224,7 @@ def ip_address(value: str) -> str | None:
     """
     for entry in tidy(value).split(","):
         try:
-            return str(ipaddress.ip_address(entry.strip()))
+            return ipaddress.ip_address(entry.strip()).compressed
         except ValueError:
             continue
     return None
@@ -253,9 +268,21 @@ def _clean(value: str, rule: Callable[[str], str]) -> str | None:
 
 def _letters(value: str) -> str:
     """Lowercase letters (with their combining marks) only, in NFC: 'Mary-Jane 2' -> 'maryjane'."""
+    if value.isascii():
+        return value.lower().translate(_ASCII_NON_LETTERS)
     kept = "".join(char for char in value.lower() if unicodedata.category(char)[0] in "LM")
     composed = unicodedata.normalize("NFC", kept)
     return composed if composed[:1].isalpha() else ""
+
+
+def _plainly_valid(address: str) -> bool:
+    parts = _PLAIN_EMAIL.fullmatch(address) if len(address) <= _EMAIL_MAX else None
+    return bool(
+        parts
+        and len(parts.group(1)) <= _LOCAL_MAX
+        and "--" not in parts.group(2)
+        and parts.group(3) not in _SPECIAL_USE
+    )
 
 
 def _with_alphanumeric(value: str) -> str:
@@ -271,10 +298,10 @@ _PhoneCheck = Callable[[phonenumbers.PhoneNumber], bool]
 def _phone_readings(written: str, region: str) -> Iterator[tuple[str, str | None, _PhoneCheck]]:
     """Ways to read a phone number as (text, region, acceptance test), the likeliest first."""
     prefix = _INTERNATIONAL_PREFIX.match(written)
-    if prefix:
-        yield "+" + written[prefix.end() :], None, phonenumbers.is_possible_number
+    digits = "".join(filter(str.isdecimal, written[prefix.end() :] if prefix else written))
+    if prefix:  # digits alone parse faster, and phonenumbers drops a trunk '(0)' after the code itself
+        yield "+" + digits, None, phonenumbers.is_possible_number
         return
-    digits = "".join(char for char in written if char.isdigit())
     calling_code = str(phonenumbers.country_code_for_region(region)) if region else ""
     if calling_code and digits.startswith(calling_code):
         yield "+" + digits, None, phonenumbers.is_valid_number
@@ -331,7 +358,10 @@ def _subdivision(value: str, region: str) -> str:
 
 def _postcode(value: str, region: str) -> str:
     """Five digits of a US ZIP (leading zeros restored); elsewhere lowercase letters and digits."""
-    compact = "".join(char for char in unicodedata.normalize("NFKC", value).lower() if char.isalnum())
+    if value.isascii():
+        compact = value.lower().translate(_ASCII_NON_ALNUM)
+    else:
+        compact = "".join(char for char in unicodedata.normalize("NFKC", value).lower() if char.isalnum())
     if region == "us" and compact.isdigit() and 3 <= len(compact) <= 4:
         compact = compact.zfill(5)  # spreadsheets drop the leading zeros of New England's ZIP codes
     zip_code = _US_ZIP.fullmatch(compact)

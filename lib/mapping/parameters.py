@@ -162,20 +162,17 @@ def scalar_text(value: Any) -> str | None:
     return None
 
 
-_CONTENT_SOURCES: Final = tuple(
-    (key, source, cast) for key, (sources, cast) in _CONTENT_FIELDS.items() for source in sources
-)
-
-
 def _content(item: Any) -> dict[str, Any] | None:
     if not isinstance(item, Mapping):
         return None
     content: dict[str, Any] = {}
-    for key, source, cast in _CONTENT_SOURCES:
-        raw = scalar_text(item.get(source)) if key not in content else None
-        value = cast(raw) if raw is not None and raw.strip() else None
-        if value is not None:
-            content[key] = value
+    for key, (sources, cast) in _CONTENT_FIELDS.items():
+        for source in sources:
+            raw = scalar_text(item.get(source))
+            value = cast(raw) if raw is not None and raw.strip() else None
+            if value is not None:
+                content[key] = value
+                break
     return content or None
 
 

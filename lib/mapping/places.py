@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 DATA: Final = Path(__file__).parent / "data"
+_ASCII_NON_ALNUM: Final = dict.fromkeys(c for c in range(128) if not chr(c).isalnum())
 
 # Everyday country names that are neither ISO names nor pycountry translations (folded on lookup).
 COUNTRY_ALIASES: Final[Mapping[str, str]] = {
@@ -87,9 +88,9 @@ def fold(value: str) -> str:
     'Baden-Württemberg' -> 'badenwurttemberg', 'Bosnia & Herzegovina' -> 'bosniaandherzegovina'.
     """
     text = value.replace("&", "and")
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in text.casefold() if char.isalnum())
+    if text.isascii():
+        return text.lower().translate(_ASCII_NON_ALNUM)
+    return "".join(char for char in unicodedata.normalize("NFKD", text).casefold() if char.isalnum())
 
 
 def country_code(value: str) -> str:
