@@ -110,7 +110,7 @@ done
 # The names Terraform gives the same prefix (terraform/main.tf, local.names).
 FUNCTION="$PREFIX-forwarder"
 EVENTS_TOPIC="$PREFIX-events"
-PUSH_SUBSCRIPTION="$PREFIX-push"
+PUSH_SUBSCRIPTION="$PREFIX-forwarder-push"
 DEAD_LETTER_TOPIC="$PREFIX-dead-letter"
 DEAD_LETTER_SUBSCRIPTION="$PREFIX-dead-letter-pull"
 SECRET="$PREFIX-access-token"
@@ -288,8 +288,8 @@ EOF
 deploy_function() {
   local stage="$WORK/source" env
   env="$(write_environment)"
-  local files
-  mapfile -t files < <(source_files)
+  local files=() file
+  while IFS= read -r file; do files+=("$file"); done < <(source_files)
   run mkdir -p "$stage"
   run tar -C "$ROOT" -cf "$WORK/source.tar" "${files[@]}"
   run tar -C "$stage" -xf "$WORK/source.tar"
@@ -333,7 +333,8 @@ connect_subscription() {
 
 grant_publishers() {
   local account
-  for account in "${SERVER_ACCOUNTS[@]}"; do
+  # (The +... form keeps bash 3, macOS's, from calling an empty array unbound.)
+  for account in ${SERVER_ACCOUNTS[@]+"${SERVER_ACCOUNTS[@]}"}; do
     gc pubsub topics add-iam-policy-binding "$EVENTS_TOPIC" --member="serviceAccount:$account" \
       --role=roles/pubsub.publisher
   done

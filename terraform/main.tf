@@ -11,7 +11,7 @@ locals {
   names = {
     function                 = "${var.name_prefix}-forwarder"
     events_topic             = "${var.name_prefix}-events"
-    push_subscription        = "${var.name_prefix}-push"
+    push_subscription        = "${var.name_prefix}-forwarder-push"
     dead_letter_topic        = "${var.name_prefix}-dead-letter"
     dead_letter_subscription = "${var.name_prefix}-dead-letter-pull"
     secret                   = "${var.name_prefix}-access-token"

@@ -141,7 +141,7 @@ def test_the_push_subscription_backs_off_and_dead_letters(stand_in: Path) -> Non
         for c in _gcloud(commands, "pubsub", "subscriptions", "create")
         if "--push-endpoint=<FUNCTION_URL>" in c
     ]
-    assert push[4] == "pinterest-capi-push"
+    assert push[4] == "pinterest-capi-forwarder-push"
     assert _flag(push, "--topic") == "pinterest-capi-events"
     assert (_flag(push, "--min-retry-delay"), _flag(push, "--max-retry-delay")) == ("10s", "600s")
     assert _flag(push, "--dead-letter-topic") == "pinterest-capi-dead-letter"
