@@ -40,7 +40,9 @@ def test_sigterm_flushes_what_is_pending(tmp_path):
                         return
                     message_id = f"w{worker}-{n}"
                     data = base64.b64encode(
-                        json.dumps({**GOOD, "event_time": int(time.time())}).encode()
+                        json.dumps(
+                            {**GOOD, "transaction_id": message_id, "event_time": int(time.time())}
+                        ).encode()
                     ).decode()
                     body = {
                         "message": {"data": data, "messageId": message_id},
@@ -62,6 +64,6 @@ def test_sigterm_flushes_what_is_pending(tmp_path):
             stop.set()
             for worker in workers:
                 worker.join(timeout=20)
-        delivered = {event["event_id"] for event in standin.events()}
+        delivered = {event["custom_data"]["order_id"] for event in standin.events()}
     assert len(acknowledged) > 20
-    assert {f"{message_id}-0" for message_id in acknowledged} <= delivered
+    assert set(acknowledged) <= delivered
