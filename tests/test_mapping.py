@@ -7,6 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lib.errors import Reason
 from lib.mapping import Mapped, MappingConfig, derived_event_ids, map_events
@@ -153,6 +155,16 @@ class TestEventNames:
             ("checkout", "checkout"),
             ("Purchase", "checkout"),
             ("refund", "custom"),
+            ("addtocart", "add_to_cart"),
+            ("AddToCart", "add_to_cart"),
+            ("pagevisit", "page_visit"),
+            ("appinstall", "app_install"),
+            ("viewcategory", "view_category"),
+            ("initiate-checkout", "initiate_checkout"),
+            ("pageView", "page_visit"),
+            ("beginCheckout", "initiate_checkout"),
+            ("sign up", "signup"),
+            ("addtobasket", "custom"),
         ],
     )
     def test_default_table(self, ga4, pinterest):
@@ -535,3 +547,203 @@ def test_configs_are_immutable():
     with pytest.raises(AttributeError):
         config.consent_policy = "ignore"  # type: ignore[misc]
     assert replace(config, consent_policy="ignore").consent_policy == "ignore"
+
+
+EMPTY_DIGEST = sha("")
+USER_FIELDS = ["email_address", "phone_number", "gender", "date_of_birth", "external_id", "hashed_maids"]
+ADDRESS_FIELDS = ["first_name", "last_name", "city", "region", "postal_code", "country"]
+
+
+class TestRealData:
+    """Values as people and shop systems really send them (DESIGN §3.3), through the whole mapping."""
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            ("1,299.00", "1299"),
+            ("1.299,00", "1299"),
+            ("12,50", "12.5"),
+            ("$12.50", "12.5"),
+            ("12.5 USD", "12.5"),
+        ],
+    )
+    def test_values_as_written(self, value, expected):
+        assert one({**BASE, "value": value})["custom_data"]["value"] == expected
+
+    def test_item_prices_as_written(self):
+        items = [{"item_id": "a", "price": "€1.299,00", "quantity": "2"}, {"item_id": "b", "price": "$0.50"}]
+        custom = one({**BASE, "items": items})["custom_data"]
+        assert [c["item_price"] for c in custom["contents"]] == ["1299", "0.5"]
+        assert custom["value"] == "2598.5"
+
+    @pytest.mark.parametrize("price", ["free", "1,2,3", "12 apples"])
+    def test_a_price_no_reading_makes_a_number_rejects_the_event(self, price):
+        assert reason({**BASE, "items": [{"item_id": "a", "price": price}]}) == Reason.INVALID_VALUE
+
+    @pytest.mark.parametrize("key", ["items", "contents"])
+    def test_items_and_contents_as_a_json_string(self, key):
+        given_items = '[{"item_id": "a", "item_price": "2.50", "price": "2.50", "quantity": 2}, {"id": "b"}]'
+        custom = one({**BASE, key: given_items})["custom_data"]
+        assert custom["content_ids"] == ["a", "b"]
+        assert custom["num_items"] == 3
+        assert custom["value"] == "5"
+
+    def test_a_json_string_that_is_not_a_list_of_items_is_ignored(self):
+        assert "custom_data" not in one({**BASE, "items": "[not json"})
+
+    def test_line_items_as_pinterests_tag_writes_them(self):
+        line_items = [
+            {"product_id": "sku-1", "product_name": "Shirt", "product_category": "Apparel",
+             "product_price": "19.99", "product_quantity": 2, "product_brand": "Acme"},
+            {"product_id": "sku-2", "product_price": 5},
+        ]  # fmt: skip
+        custom = one({**BASE, "line_items": line_items})["custom_data"]
+        assert custom["contents"][0] == {
+            "id": "sku-1",
+            "item_price": "19.99",
+            "quantity": 2,
+            "item_name": "Shirt",
+            "item_category": "Apparel",
+            "item_brand": "Acme",
+        }
+        assert (custom["value"], custom["num_items"]) == ("44.98", 3)
+
+    def test_ga4_items_win_over_line_items(self):
+        event = {**BASE, "items": [{"item_id": "ga4"}], "line_items": [{"product_id": "tag"}]}
+        assert one(event)["custom_data"]["content_ids"] == ["ga4"]
+
+    @pytest.mark.parametrize(
+        ("event_time", "expected"),
+        [
+            ("2027-01-15T07:00:00Z", NOW - 3600),
+            ("2027-01-15T08:00:00+01:00", NOW - 3600),
+            ("2027-01-15 07:00:00", NOW - 3600),
+            ("1799996400", NOW - 3600),
+        ],
+        ids=["utc", "offset", "no-offset-is-utc", "seconds-as-text"],
+    )
+    def test_event_time_as_iso_8601_text(self, event_time, expected):
+        assert one({**BASE, "event_time": event_time})["event_time"] == expected
+
+    @pytest.mark.parametrize("event_time", ["2027-13-01T00:00:00Z", "15/01/2027", "tomorrow"])
+    def test_event_time_text_that_is_no_time_is_rejected(self, event_time):
+        assert reason({**BASE, "event_time": event_time}) == Reason.INVALID_EVENT_TIME
+
+    @pytest.mark.parametrize(
+        ("ip_override", "expected"),
+        [("203.0.113.7, 10.0.0.1", "203.0.113.7"), ("2001:db8::7,10.0.0.1", "2001:db8::7")],
+    )
+    def test_forwarded_ip_lists(self, ip_override, expected):
+        assert one({**BASE, "ip_override": ip_override})["user_data"]["client_ip_address"] == expected
+
+    @pytest.mark.parametrize(
+        ("language", "expected"),
+        [("en-GB,en-US;q=0.9", "en"), ("de-CH, fr;q=0.9", "de"), ("*;q=0.1, ja", "ja")],
+    )
+    def test_language_from_accept_language(self, language, expected):
+        assert one({**BASE, "language": language})["language"] == expected
+
+    @pytest.mark.parametrize(
+        "written",
+        [
+            "mailto:Jane@Example.com",
+            "Jane@Example.com\u200b",
+            "Jane <jane@example.com>",
+            "\ufeffjane@example.com",
+        ],
+    )
+    def test_email_forms(self, written):
+        assert one({**BASE, "user_data": {"email_address": written}})["user_data"]["em"] == [
+            sha("jane@example.com")
+        ]
+
+    @pytest.mark.parametrize("written", ["test..test@example.com", "test@example.com.", "jane@example"])
+    def test_an_invalid_address_is_no_match_key(self, written):
+        assert reason({"event_name": "lead", "user_data": {"email_address": written}}) == Reason.NO_MATCH_KEY
+
+    @pytest.mark.parametrize(
+        ("phone", "address", "expected"),
+        [
+            ("Call +1 555 123 4567", {}, "15551234567"),
+            ("1-555-123-4567", {}, "15551234567"),
+            ("tel:+1-555-123-4567", {}, "15551234567"),
+            ("+001 (616) 954-78 88", {}, "16169547888"),
+            ("555_123_4567", {"country": "United States"}, "15551234567"),
+            ("030 1234567", {"country": "Deutschland"}, "49301234567"),
+        ],
+    )
+    def test_phone_forms(self, phone, address, expected):
+        event = {**BASE, "user_data": {"phone_number": phone, "address": address}}
+        assert one(event)["user_data"]["ph"] == [sha(expected)]
+
+    @pytest.mark.parametrize(
+        ("country", "expected"), [("US", "19950305"), ("Germany", "19950503"), ("", "19950503")]
+    )
+    def test_an_ambiguous_birth_date_is_read_by_the_events_country(self, country, expected):
+        event = {**BASE, "user_data": {"date_of_birth": "03-05-1995", "address": {"country": country}}}
+        assert one(event)["user_data"]["db"] == [sha(expected)]
+
+    def test_the_default_country_decides_when_no_address_says(self):
+        event = {**BASE, "user_data": {"date_of_birth": "03-05-1995"}}
+        assert one(event, MappingConfig(default_country="us"))["user_data"]["db"] == [sha("19950305")]
+
+    @pytest.mark.parametrize(
+        ("address", "st"),
+        [
+            ({"region": "Calif.", "country": "USA"}, "ca"),
+            ({"region": "Washington, D.C.", "country": "US"}, "dc"),
+            ({"region": "South Holland", "country": "NL"}, "zh"),
+            ({"region": "Comunidad de Madrid", "country": "España"}, "md"),
+            ({"region": "NRW", "country": "DE"}, "nw"),
+            ({"region": "XY", "country": "US"}, None),
+            ({"region": "XY"}, "xy"),
+        ],
+    )
+    def test_states(self, address, st):
+        user_data = one({**BASE, "user_data": {"address": address}})["user_data"]
+        assert user_data.get("st") == ([sha(st)] if st else None)
+
+    @pytest.mark.parametrize(
+        ("address", "zp"),
+        [
+            ({"postal_code": 2101, "country": "US"}, "02101"),
+            ({"postal_code": "〒100-0001", "country": "JP"}, "1000001"),
+        ],
+    )
+    def test_postcodes(self, address, zp):
+        assert one({**BASE, "user_data": {"address": address}})["user_data"]["zp"] == [sha(zp)]
+
+    @pytest.mark.parametrize(
+        ("country", "code"),
+        [("UAE", "ae"), ("DR Congo", "cd"), ("EE.UU.", "us"), ("Polska", "pl"), ("日本", "jp")],
+    )
+    def test_countries(self, country, code):
+        user_data = one({**BASE, "user_data": {"address": {"country": country}}})["user_data"]
+        assert user_data["country"] == [sha(code)]
+
+
+TEXT = st.one_of(
+    st.text(max_size=30), st.sampled_from(["", " ", "\u200b", "\ufeff", "\u00a0", "n/a", "mailto:"])
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    user=st.fixed_dictionaries({}, optional=dict.fromkeys(USER_FIELDS, TEXT)),
+    address=st.fixed_dictionaries({}, optional=dict.fromkeys(ADDRESS_FIELDS, TEXT)),
+)
+def test_nothing_empty_is_ever_hashed(user, address):
+    [mapped] = map_events(
+        [{**BASE, "user_data": {**user, "address": address}}], config=MappingConfig(), now=NOW
+    )
+    assert mapped.event is not None
+    hashed = [v for values in mapped.event["user_data"].values() if isinstance(values, list) for v in values]
+    assert EMPTY_DIGEST not in hashed
+    assert all(len(digest) == 64 and digest == digest.lower() for digest in hashed)
+
+
+@settings(max_examples=100, deadline=None)
+@given(digest=st.text("0123456789abcdefABCDEF", min_size=64, max_size=64), field=st.sampled_from(USER_FIELDS))
+def test_digests_pass_through_every_hashed_field(digest, field):
+    [mapped] = map_events([{**BASE, "user_data": {field: digest}}], config=MappingConfig(), now=NOW)
+    assert digest.lower() in next(iter(v for v in mapped.event["user_data"].values() if isinstance(v, list)))
