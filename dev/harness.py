@@ -221,9 +221,13 @@ def run_function(
     log_path: Path | None = None,
     threads: int | None = None,
     source: Path = ROOT / "main.py",
+    port: int | None = None,
 ) -> Iterator[RunningFunction]:
-    """Serve `handle_pubsub` from `source` (the product's main.py) with functions-framework."""
-    port = free_port()
+    """Serve `handle_pubsub` from `source` (the product's main.py) with functions-framework.
+
+    `port` (default: a free one) lets a caller point a push subscription at it before it starts.
+    """
+    port = port or free_port()
     command = [
         sys.executable, "-m", "functions_framework",
         "--target", "handle_pubsub", "--source", str(source),

@@ -289,7 +289,7 @@ def _event_result(event: Any) -> EventResult:
             Outcome.REJECTED, Reason.PINTEREST_REJECTED, _text(event, "error_message") or "failed"
         )
     detail = f"Pinterest answered the event with status {scrub(repr(status), 40)}"
-    log("WARNING", "pinterest answered an event with a status this version does not know", detail=detail)
+    log("WARNING", "pinterest answered an event with a status unknown to this version", detail=detail)
     message = _text(event, "error_message") or warning
     return EventResult(
         Outcome.REJECTED, Reason.PINTEREST_UNKNOWN_STATUS, f"{detail}: {message}" if message else detail
