@@ -205,16 +205,16 @@ def _picker(field: Field) -> Callable[[Sequence[Any], EventContext], Any]:
 def _groups(field: Field) -> Callable[[EventContext], Iterable[Sequence[Any] | None]]:
     """Candidate values, one group per source in order (None where absent); an override replaces them."""
     name, sources = field.name, field.sources
-    readers = tuple(_reader(source) for source in sources)
+    if all(isinstance(source, str) for source in sources):  # most rows: plain paths, no call each
 
-    def read(ctx: EventContext) -> Iterable[Sequence[Any] | None]:
-        return (reader(ctx) for reader in readers)
+        def read(ctx: EventContext) -> Iterable[Sequence[Any] | None]:
+            return map(ctx.paths.get, sources)
 
-    def read_paths(ctx: EventContext) -> Iterable[Sequence[Any] | None]:
-        return map(ctx.paths.get, sources)  # most rows: plain paths, looked up without a call each
+    else:
+        readers = tuple(_reader(source) for source in sources)
 
-    if all(isinstance(source, str) for source in sources):
-        read = read_paths
+        def read(ctx: EventContext) -> Iterable[Sequence[Any] | None]:
+            return (reader(ctx) for reader in readers)
 
     def groups(ctx: EventContext) -> Iterable[Sequence[Any] | None]:
         overrides = ctx.config.data_overrides

@@ -42,6 +42,7 @@ __all__ = [
 
 # Values that tags and spreadsheets write for "nothing" (compared casefolded, before and after a rule).
 _PLACEHOLDERS: Final = frozenset({"undefined", "null", "none", "nil", "n/a"})
+_LONGEST_PLACEHOLDER: Final = max(map(len, _PLACEHOLDERS))
 
 # Characters that show as nothing, which copy and paste leaves in values: zero-width space, word
 # joiner, byte-order mark, soft hyphen, direction marks. (Zero-width joiners stay: emoji and some
@@ -267,7 +268,8 @@ def format_decimal(number: Decimal) -> str:
 def _present(value: str) -> str | None:
     """The value tidied, or None when that is empty or a placeholder such as 'undefined'."""
     trimmed = tidy(value)
-    return trimmed if trimmed and trimmed.casefold() not in _PLACEHOLDERS else None
+    placeholder = len(trimmed) <= _LONGEST_PLACEHOLDER and trimmed.casefold() in _PLACEHOLDERS
+    return trimmed if trimmed and not placeholder else None
 
 
 def _clean(value: str, rule: Callable[[str], str]) -> str | None:
