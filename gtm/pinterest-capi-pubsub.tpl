@@ -70,12 +70,12 @@ ___TEMPLATE_PARAMETERS___
           },
           {
             "value": "publish",
-            "displayValue": "Publish the whole event and let the function decide (CONSENT_POLICY=opt_out or ignore)"
+            "displayValue": "Publish the event without personal data and let the function count it (CONSENT_POLICY=opt_out or ignore)"
           }
         ],
         "simpleValueType": true,
         "defaultValue": "skip",
-        "help": "Consent is read as the function reads it: the consent state below, else Consent Mode's x-ga-gcd, else x-ga-gcs. Publishing nothing still marks the tag as succeeded. Either way the _epik cookie is never set for a visitor who denied ad_storage."
+        "help": "Consent is read as the function reads it: the consent state below, else Consent Mode's x-ga-gcd, else x-ga-gcs. Publishing nothing still marks the tag as succeeded. The second choice publishes the event with no user data, ids, IP, user agent, click id or URL query, so nothing personal reaches Pub/Sub; the function logs it as skipped for consent, so reports count denied visitors. Either way the _epik cookie is never set for a visitor who denied ad_storage."
       },
       {
         "type": "LABEL",
@@ -298,6 +298,16 @@ const CONSENT_READERS = [
 const REQUIRED_SIGNALS = ['ad_storage', 'ad_user_data'];
 const PUBLISH_WHEN_DENIED = 'publish';
 
+// What a denied visitor's event must not carry when it is published for the function to count:
+// user data, identifiers, the network and the browser. Page URLs keep their origin and path only
+// (a query can hold a click id or an email).
+const PERSONAL_FIELDS = [
+  'user_data', 'email', 'phone', 'gender', 'date_of_birth', 'user_id', 'external_id', 'client_id',
+  'x-ga-js_client_id', 'click_id', 'hashed_maids', CLICK_ID_COOKIE, 'ip_override', 'client_ip_address',
+  'user_agent', 'client_user_agent', 'client_hints'
+];
+const PAGE_URL_FIELDS = ['page_location', 'page_referrer', 'event_source_url'];
+
 // Event data -> message attribute, set when the event has the field.
 const ATTRIBUTE_FIELDS = {
   event_name: 'event_name',
@@ -314,13 +324,15 @@ return publishOrSkip(topicPath());
 
 function publishOrSkip(topic) {
   if (!topic) return fail({ Reason: 'missing_topic' });
-  if (consentDenied() && data.deniedConsent !== PUBLISH_WHEN_DENIED) {
+  const denied = consentDenied();
+  if (denied && data.deniedConsent !== PUBLISH_WHEN_DENIED) {
     log({ Outcome: 'skipped', Reason: 'consent_denied' });
     return data.gtmOnSuccess();
   }
   const cookieSet = keepClickId();
   const timeout = publishTimeout();
-  return sendHttpRequest(PUBSUB_API + topic + ':publish', requestOptions(timeout), requestBody())
+  const body = requestBody(denied ? withoutPersonalData(message) : message);
+  return sendHttpRequest(PUBSUB_API + topic + ':publish', requestOptions(timeout), body)
     .then((response) => onResponse(response, cookieSet), (rejection) => onRejected(rejection, timeout));
 }
 
@@ -345,8 +357,8 @@ function requestOptions(timeout) {
   };
 }
 
-function requestBody() {
-  const encoded = { data: toBase64(JSON.stringify(message)), attributes: attributes() };
+function requestBody(event) {
+  const encoded = { data: toBase64(JSON.stringify(event)), attributes: attributes() };
   return JSON.stringify({ messages: [encoded] });
 }
 
@@ -480,6 +492,21 @@ function attributes() {
     result[row.name] = makeString(row.value);
   });
   return result;
+}
+
+// The event without PERSONAL_FIELDS (nested or written flat with dots), page URLs cut to their path.
+function withoutPersonalData(event) {
+  const result = {};
+  Object.keys(event).forEach((key) => {
+    if (PERSONAL_FIELDS.indexOf(key.split('.')[0]) !== -1) return;
+    result[key] = PAGE_URL_FIELDS.indexOf(key) === -1 ? event[key] : pageOnly(event[key]);
+  });
+  return result;
+}
+
+function pageOnly(url) {
+  const parsed = getType(url) === 'string' ? parseUrl(url) : undefined;
+  return getType(parsed) === 'object' ? parsed.origin + parsed.pathname : undefined;
 }
 
 // A copy of `value` without the field at `parts`, nested or written flat with dots.
@@ -833,7 +860,7 @@ scenarios:
 
     assertApi('sendHttpRequest').wasNotCalled();
     assertApi('gtmOnSuccess').wasCalled();
-- name: Left to the function, a denied visitor's event is published whole and no cookie is set
+- name: Left to the function, a denied visitor's event is published without personal data and no cookie is set
   code: |-
     mockData.deniedConsent = 'publish';
     eventData['x-ga-gcs'] = 'G100';
@@ -844,8 +871,13 @@ scenarios:
     runCode(mockData);
 
     const event = JSON.parse(fromBase64(JSON.parse(request.body).messages[0].data));
-    assertThat(event.user_data.email_address).isEqualTo('jane@example.com');
-    assertThat(event._epik).isEqualTo('epik-from-url');
+    assertThat(event.user_data).isUndefined();
+    assertThat(event.ip_override).isUndefined();
+    assertThat(event.user_agent).isUndefined();
+    assertThat(event._epik).isUndefined();
+    assertThat(event.page_location).isEqualTo('https://shop.example.com/');
+    assertThat(event['x-ga-gcs']).isEqualTo('G100');
+    assertThat(event.event_name).isEqualTo(eventData.event_name);
     assertApi('setCookie').wasNotCalled();
     assertApi('gtmOnSuccess').wasCalled();
 - name: The URL's epik parameter sets a first-party _epik cookie for a year and is published

@@ -266,7 +266,7 @@ class FakePinterest:
         answer = self.answers[n % len(self.answers)] if self.answers else 0
         if answer == 1:
             echo = f"Invalid user_data for event {event['event_id']}: {json.dumps(event['user_data'])}"
-            return EventResult(Outcome.REJECTED, logs.scrub(echo))
+            return EventResult(Outcome.REJECTED, Reason.PINTEREST_REJECTED, logs.scrub(echo))
         return EventResult(Outcome.DEFERRED, "http_503") if answer == 2 else EventResult(Outcome.PROCESSED)
 
 
@@ -346,8 +346,8 @@ def test_a_whole_push_never_leaks_pii(pii, event, more, answers):
         assert publisher.published == []
         texts.append(str(result))
     for event_outcome in result.events if isinstance(result, Outcomes) else ():
-        assert event_outcome.name in {"processed", "skipped", "rejected"}
-        assert event_outcome.name == "processed" or event_outcome.reason in REASONS
+        assert event_outcome.outcome in {"processed", "skipped", "rejected"}
+        assert event_outcome.outcome == "processed" or event_outcome.reason in REASONS
         texts += [event_outcome.reason, event_outcome.detail]
     texts += [value for _, _, attributes in publisher.published for value in attributes.values()]
     haystack = "\n".join(texts).lower()

@@ -448,6 +448,19 @@ class TestConsent:
     def test_explicit_opt_out_stays(self):
         assert one({**BASE, "opt_out": True}, MappingConfig(consent_policy="ignore"))["opt_out"] is True
 
+    @pytest.mark.parametrize("policy", ["respect", "opt_out", "ignore"])
+    def test_a_denied_visitor_published_without_personal_data_is_skipped_not_parked(self, policy):
+        stripped = {"event_name": "purchase", "value": 5, "x-ga-gcs": "G100"}  # what the tag publishes
+        [mapped] = run([stripped], MappingConfig(consent_policy=policy))
+        assert (type(mapped.error).__name__, mapped.error.reason) == ("SkippedEvent", Reason.CONSENT_DENIED)
+
+    def test_an_event_without_match_key_and_no_denial_is_still_rejected(self):
+        [mapped] = run(
+            [{"event_name": "purchase", "value": 5, "x-ga-gcs": "G111"}],
+            MappingConfig(consent_policy="opt_out"),
+        )
+        assert mapped.error.reason == Reason.NO_MATCH_KEY
+
 
 class TestValidation:
     def test_milliseconds_become_seconds(self):

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from lib.errors import Reason, SkippedEvent
 
-__all__ = ["Consent", "opt_out_from_consent", "read_consent"]
+__all__ = ["Consent", "denies_storage", "opt_out_from_consent", "read_consent"]
 
 _SIGNALS: Final = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
 
@@ -70,6 +70,11 @@ def read_consent(event: Mapping[str, Any]) -> Consent:
     return Consent(**states, non_personalised_ads=npa)
 
 
+def denies_storage(consent: Consent) -> bool:
+    """Whether ad_storage or ad_user_data is denied: what keeps personal data in the container."""
+    return consent.ad_storage is False or consent.ad_user_data is False
+
+
 def opt_out_from_consent(consent: Consent, policy: str) -> bool:
     """Apply CONSENT_POLICY: whether to send `opt_out: true`; raises SkippedEvent to not send at all.
 
@@ -79,7 +84,7 @@ def opt_out_from_consent(consent: Consent, policy: str) -> bool:
     """
     if policy == "ignore":
         return False
-    storage_denied = consent.ad_storage is False or consent.ad_user_data is False
+    storage_denied = denies_storage(consent)
     if policy == "respect" and storage_denied:
         raise SkippedEvent(Reason.CONSENT_DENIED, "ad_storage or ad_user_data denied")
     personalisation_denied = consent.ad_personalization is False or consent.non_personalised_ads

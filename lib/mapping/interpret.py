@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from lib.errors import InvalidEvent, NotForwarded, Reason, SkippedEvent
 from lib.mapping import dates
-from lib.mapping.consent import opt_out_from_consent, read_consent
+from lib.mapping.consent import Consent, denies_storage, opt_out_from_consent, read_consent
 from lib.mapping.context import EventContext
 from lib.mapping.events import is_forwarded, pinterest_event_name
 from lib.mapping.hashing import is_sha256_hex, sha256_hex
@@ -311,11 +311,21 @@ def _event_time(ctx: EventContext) -> int:
     return int(min(seconds, ctx.now))
 
 
-def _check_match_keys(user_data: Mapping[str, Any]) -> None:
+def _check_match_keys(user_data: Mapping[str, Any], consent: Consent) -> None:
+    """Pinterest needs em, hashed_maids, or IP with user agent; consent may be why there are none.
+
+    A visitor who denied ad_storage or ad_user_data and whose event carries no match key (the tag
+    published it without personal data, for the function to count) is skipped for consent under
+    every policy: there is nothing to fix and nothing to park.
+    """
     if "em" in user_data or "hashed_maids" in user_data:
         return
     if "client_ip_address" in user_data and "client_user_agent" in user_data:
         return
+    if denies_storage(consent):
+        raise SkippedEvent(
+            Reason.CONSENT_DENIED, "ad_storage or ad_user_data denied, and no match key was sent"
+        )
     raise InvalidEvent(
         Reason.NO_MATCH_KEY, "needs em, hashed_maids, or both client_ip_address and client_user_agent"
     )
@@ -334,14 +344,15 @@ def _map_event(ctx: EventContext, ga4_name: str) -> dict[str, Any]:
     if not is_forwarded(ga4_name, config):
         raise SkippedEvent(Reason.EVENT_FILTERED, "excluded by FORWARD_EVENTS or SKIP_EVENTS")
     event_name = pinterest_event_name(ga4_name, config)
-    consent_opt_out = opt_out_from_consent(read_consent(ctx.event), config.consent_policy)
+    consent = read_consent(ctx.event)
+    consent_opt_out = opt_out_from_consent(consent, config.consent_policy)
     event: dict[str, Any] = {"event_name": event_name, "event_time": _event_time(ctx)}
     _read_shared(ctx)
     event.update(_EVENT(ctx))
     if consent_opt_out:
         event["opt_out"] = True
     event["user_data"] = _USER_DATA(ctx)
-    _check_match_keys(event["user_data"])
+    _check_match_keys(event["user_data"], consent)
     custom_data = _CUSTOM_DATA(ctx)
     if custom_data:
         event["custom_data"] = custom_data

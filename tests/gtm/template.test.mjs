@@ -433,18 +433,38 @@ describe('consent', () => {
     assert.deepEqual(result.requests, []);
   });
 
-  test('left to the function, a denied visitor\'s event is published whole', () => {
-    const eventData = { ...purchase(), 'x-ga-gcd': gcd('q', 'q'), 'x-ga-gcs': 'G100' };
+  test('left to the function, a denied visitor\'s event is published without anything personal', () => {
+    const eventData = { ...purchase(), 'x-ga-gcd': gcd('q', 'q'), 'x-ga-gcs': 'G100', email: 'jane@example.com' };
     const { published, outcomes } = publish({ eventData, fields: { deniedConsent: 'publish' } });
-    assert.deepEqual(published, { ...eventData, _epik: EPIK });
+    const personal = ['user_data', 'email', 'user_id', 'client_id', 'x-ga-js_client_id', 'ip_override', 'user_agent',
+      'client_hints', '_epik'];
+    for (const key of personal) assert.equal(published[key], undefined, key);
+    assert.equal(published.page_location, 'https://shop.example.com/checkout/thank-you');
+    assert.equal(published.page_referrer, 'https://shop.example.com/checkout/payment');
+    assert.deepEqual(published.items, eventData.items);
+    assert.equal(published['x-ga-gcs'], 'G100', 'the function still sees the denial');
+    const text = JSON.stringify(published);
+    for (const value of privateValues(purchase())) assert.ok(!text.includes(value), 'personal data was published');
     assert.deepEqual(outcomes, ['success']);
+  });
+
+  test('left to the function, flattened personal keys go too', () => {
+    const eventData = { ...unsignalled(), 'x-ga-gcs': 'G100', 'user_data.email_address': 'jane@example.com' };
+    const { published } = publish({ eventData, fields: { deniedConsent: 'publish' } });
+    assert.equal(published['user_data.email_address'], undefined);
+  });
+
+  test('a granted visitor\'s event is published whole, whatever the setting', () => {
+    const eventData = { ...purchase(), 'x-ga-gcs': 'G111' };
+    const { published } = publish({ eventData, fields: { deniedConsent: 'publish' } });
+    assert.deepEqual(published, { ...eventData, _epik: EPIK });
   });
 
   test('left to the function, the cookie is still never set when ad_storage is denied', () => {
     const eventData = { ...at('https://shop.example.com/?epik=new'), 'x-ga-gcs': 'G100' };
     const { published, cookiesSet } = publish({ eventData, cookies: {}, fields: { deniedConsent: 'publish' } });
     assert.deepEqual(cookiesSet, []);
-    assert.equal(published._epik, 'new', 'the value still goes to the function, which decides');
+    assert.equal(published._epik, undefined, 'nor is the click id published');
   });
 
   test('left to the function, a denied ad_user_data alone does not stop the cookie', () => {
@@ -976,11 +996,13 @@ describe('hand-over to the function', () => {
     assert.equal(personalisation.body.data[0].opt_out, true);
   });
 
-  test('left to the function, CONSENT_POLICY=opt_out sends a denied visitor\'s event with opt_out', { skip }, () => {
+  test('left to the function, a denied visitor\'s event is counted as skipped for consent', { skip }, () => {
     const options = { eventData: { ...purchase(), 'x-ga-gcs': 'G100' }, fields: { deniedConsent: 'publish' } };
-    const { status, stderr, body } = preview(options, { CONSENT_POLICY: 'opt_out' });
-    assert.equal(status, 0, stderr);
-    assert.equal(body.data[0].opt_out, true);
-    assert.ok(body.data[0].user_data.em, 'the match keys are there for Pinterest');
+    for (const policy of ['respect', 'opt_out']) {
+      const { status, stderr, body } = preview(options, { CONSENT_POLICY: policy });
+      assert.equal(status, 1, policy);
+      assert.deepEqual(body.data, [], policy);
+      assert.equal(JSON.parse(stderr.trim().split('\n')[0]).reason, 'consent_denied', policy);
+    }
   });
 });
