@@ -65,7 +65,7 @@ class TestFixtures:
             "event_name": "checkout",
             "event_time": 1_764_317_106,
             "action_source": "web",
-            "event_id": "8703fa6df6cddedd67fa557fc5618efe",  # its content's digest: pinned across versions
+            "event_id": "a30e0d9ca7338aa3c8d8ed2c67e54f6f",  # its content's digest: pinned across versions
             "event_source_url": "https://shop.example.com/checkout/thank-you?order=T-100234",
             "language": "en",
             "user_data": {

