@@ -1,14 +1,18 @@
-"""Shared test fixtures: GA4 fixtures, the Pinterest request schema, a body validator."""
+"""Shared test fixtures: GA4 fixtures, the Pinterest request schema, a body validator, the emulator."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+
+from dev.harness import Emulator, emulator_available, run_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -49,3 +53,36 @@ def shared_schema() -> dict[str, Any]:
     if not SHARED_SCHEMA.exists():
         pytest.skip("../shared is absent: the comparison with Pinterest's published schema is skipped")
     return json.loads(SHARED_SCHEMA.read_text())
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """The first truthy result of `condition()`, polled until `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def _running_emulator(tmp_path_factory) -> Iterator[Emulator]:
+    why_not = emulator_available()
+    if why_not:
+        pytest.skip(f"Pub/Sub emulator unavailable: {why_not}")
+    with run_emulator(log_path=tmp_path_factory.mktemp("emulator") / "emulator.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def emulator(_running_emulator, request) -> Iterator[Emulator]:
+    """The Pub/Sub emulator (started once per session), in a project of this module's own.
+
+    Names never collide between modules, and the client library talks to the emulator
+    (`PUBSUB_EMULATOR_HOST`) while the module runs.
+    """
+    project = request.module.__name__.rpartition(".")[2].replace("_", "-")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PUBSUB_EMULATOR_HOST", _running_emulator.host)
+        yield dataclasses.replace(_running_emulator, project=project)

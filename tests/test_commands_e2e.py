@@ -13,17 +13,16 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dev.harness import Emulator, emulator_available, run_emulator, run_function
+from dev.harness import Emulator, run_function
 from dev.pinterest_standin import StandIn, Status
 from dev.push import refreshed
-from tests.conftest import DATA, ROOT, load_fixture
+from tests.conftest import DATA, ROOT, load_fixture, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -114,25 +113,6 @@ def cli(
         check=False,
         timeout=120,
     )
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory) -> Iterator[Emulator]:
-    why_not = emulator_available()
-    if why_not:
-        pytest.skip(f"Pub/Sub emulator unavailable: {why_not}")
-    with run_emulator(log_path=tmp_path_factory.mktemp("emulator") / "emulator.log") as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

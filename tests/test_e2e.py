@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 import requests
 
-from dev.harness import Emulator, emulator_available, run_emulator, run_function
+from dev.harness import Emulator, emulator_available, run_function
 from dev.pinterest_standin import Delay, Drop, EventStatus, FailEvents, StandIn, Status
 from lib.commands.replay import replay
 from lib.mapping import derived_event_ids
-from tests.conftest import load_fixture
+from tests.conftest import load_fixture, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -43,16 +43,6 @@ def fresh(name: str, **changes: Any) -> dict[str, Any]:
     event = load_fixture(name)
     event["x-sst-system_properties"]["request_start_time_ms"] = int(time.time() * 1000)
     return {**event, **changes}
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -99,15 +89,6 @@ class Deployment:
             return events if {e["event_id"] for e in events} >= event_ids else []
 
         return wait_for(got, timeout, f"events {sorted(event_ids)} at Pinterest")
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory) -> Iterator[Emulator]:
-    why_not = emulator_available()
-    if why_not:
-        pytest.skip(f"Pub/Sub emulator unavailable: {why_not}")
-    with run_emulator(log_path=tmp_path_factory.mktemp("emulator") / "emulator.log") as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -326,9 +307,8 @@ def test_a_letter_holds_the_event_byte_for_byte(deployment):
     assert parked["attributes"]["reason"] == "no_match_key"
 
 
-def test_replay_after_pubsubs_own_dead_lettering_sends_the_same_id(emulator, standin, tmp_path, monkeypatch):
+def test_replay_after_pubsubs_own_dead_lettering_sends_the_same_id(emulator, standin, tmp_path):
     """Pinterest down until Pub/Sub gives up; replayed once it is back, the event keeps its id."""
-    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
     standin.random_faults(1.0, [Status(503)])
     with deploy(emulator, standin, tmp_path, DELIVERY_DEADLINE_SECONDS="1") as down:
         message_id = down.publish(fresh("purchase"))

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from dev.harness import Emulator, emulator_available, run_emulator
+from dev.harness import Emulator
 from lib import cli
 from lib.commands.publish import InputError, message_for, read_events
 from lib.commands.replay import (
@@ -302,17 +301,6 @@ def _pull_and_release(emulator: Emulator, subscription: str) -> list[dict[str, A
         body = {"ackIds": [r["ackId"] for r in received], "ackDeadlineSeconds": 0}
         requests.post(f"{url}:modifyAckDeadline", json=body, timeout=10).raise_for_status()
     return received
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory) -> Iterator[Emulator]:
-    why_not = emulator_available()
-    if why_not:
-        pytest.skip(f"Pub/Sub emulator unavailable: {why_not}")
-    log_path = tmp_path_factory.mktemp("emulator") / "emulator.log"
-    with run_emulator(log_path=log_path) as running, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PUBSUB_EMULATOR_HOST", running.host)  # the client library's switch to the emulator
-        yield running
 
 
 @pytest.fixture
