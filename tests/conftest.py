@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,7 @@ import jsonschema
 import pytest
 
 from dev.harness import Emulator, emulator_available, run_emulator
+from lib import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -53,6 +58,32 @@ def shared_schema() -> dict[str, Any]:
     if not SHARED_SCHEMA.exists():
         pytest.skip("../shared is absent: the comparison with Pinterest's published schema is skipped")
     return json.loads(SHARED_SCHEMA.read_text())
+
+
+def run_module(
+    module: str, *args: str, stdin: str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` from the project's root, as a user runs it (text in, text out)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ if env is None else env),
+        check=False,
+        timeout=120,
+    )
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """`lib.cli` in this process: its exit status, standard output and standard error."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        status = cli.main(list(args), out, err)
+    except SystemExit as exit_:  # argparse's usage errors
+        status = int(exit_.code or 0)
+    return status, out.getvalue(), err.getvalue()
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:

@@ -7,37 +7,20 @@ import io
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Mapping
 
 import pytest
 
 from lib import cli
 from lib.commands.replay import Report
 from lib.mapping import derived_event_ids
-from tests.conftest import DATA, FIXTURE_NOW, ROOT, load_fixture
+from tests.conftest import DATA, FIXTURE_NOW, load_fixture, run_module
 
 SUBSCRIPTION = "projects/p/subscriptions/dead-letter-pull"
 TOPIC = "projects/p/topics/events"
 
 
-def run(
-    *args: str, stdin: str | None = None, env: Mapping[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lib.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=dict(os.environ if env is None else env),
-        check=False,
-        timeout=60,
-    )
-
-
 def preview(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return run("preview", *args, stdin=stdin, env={**os.environ, **env})
+    return run_module("lib.cli", "preview", *args, stdin=stdin, env={**os.environ, **env})
 
 
 def test_prints_exactly_the_request_body(validate_body):
@@ -152,7 +135,7 @@ def without_credentials(tmp_path) -> dict[str, str]:
     ids=["publish", "replay", "replay-dry-run"],
 )
 def test_without_google_credentials_one_line_and_exit_2(args, tmp_path):
-    result = run(*args, env=without_credentials(tmp_path))
+    result = run_module("lib.cli", *args, env=without_credentials(tmp_path))
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (
         f"{args[0]}: no Google credentials found: run `gcloud auth application-default login`, "
@@ -187,6 +170,6 @@ def test_replay_waits_by_default_as_long_as_the_replay_itself_does(monkeypatch):
 
 @pytest.mark.parametrize("wait", ["0", "-1", "soon", "inf", "nan"])
 def test_replay_wait_must_be_a_positive_number_of_seconds(wait):
-    result = run("replay", "--subscription", SUBSCRIPTION, "--topic", TOPIC, "--wait", wait)
+    result = run_module("lib.cli", "replay", "--subscription", SUBSCRIPTION, "--topic", TOPIC, "--wait", wait)
     assert result.returncode == 2
     assert "--wait: must be a number of seconds above 0" in result.stderr

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +20,7 @@ import pytest
 from dev.harness import Emulator, run_function
 from dev.pinterest_standin import StandIn, Status
 from dev.push import refreshed
-from tests.conftest import DATA, ROOT, load_fixture, wait_for
+from tests.conftest import DATA, load_fixture, run_module, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -100,21 +98,6 @@ EXPECTED = {
 }
 
 
-def cli(
-    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lib.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env or dict(os.environ),
-        check=False,
-        timeout=120,
-    )
-
-
 @pytest.fixture(scope="module")
 def function_log(emulator, tmp_path_factory) -> Path:
     """The log of a function that handled the mix, once every event in it has a final outcome."""
@@ -144,7 +127,7 @@ def function_log(emulator, tmp_path_factory) -> Path:
 
 
 def report_of(path: Path) -> dict[str, Any] | None:
-    result = cli("report", "--json", str(path))
+    result = run_module("lib.cli", "report", "--json", str(path))
     return json.loads(result.stdout) if result.returncode == 0 else None
 
 
@@ -180,7 +163,7 @@ def test_the_report_of_a_gcloud_logging_export_is_the_same(function_log, tmp_pat
 
 
 def test_the_text_report_is_best_first_names_the_weakest_and_holds_no_user_data(function_log):
-    result = cli("report", "-", stdin=function_log.read_text())
+    result = run_module("lib.cli", "report", "-", stdin=function_log.read_text())
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()
     assert [row.split()[0] for row in rows[1:5]] == ["checkout", "add_to_cart", "page_visit", "(none)"]
@@ -210,10 +193,14 @@ def test_publish_and_replay_need_no_credentials_with_the_emulator(emulator, tmp_
     parked = emulator.subscription("cli-parked", source)
     arrived = emulator.subscription("cli-arrived", target)
     env = without_credentials(tmp_path, emulator)
-    published = cli("publish", "--topic", source, str(DATA / "ga4" / "purchase.json"), env=env)
+    published = run_module(
+        "lib.cli", "publish", "--topic", source, str(DATA / "ga4" / "purchase.json"), env=env
+    )
     assert (published.returncode, published.stderr) == (0, "")
     started = time.monotonic()
-    replayed = cli("replay", "--subscription", parked, "--topic", target, "--wait", "1", env=env)
+    replayed = run_module(
+        "lib.cli", "replay", "--subscription", parked, "--topic", target, "--wait", "1", env=env
+    )
     assert (replayed.returncode, replayed.stderr) == (0, ""), replayed.stdout
     assert time.monotonic() - started < 30
     assert replayed.stdout.splitlines()[-1].split()[:2] == ["total", "1"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import os
-import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import Future
@@ -17,7 +15,6 @@ import pytest
 import requests
 
 from dev.harness import Emulator
-from lib import cli
 from lib.commands.publish import InputError, message_for, read_events
 from lib.commands.replay import (
     DELIVERY_ATTEMPTS_EXHAUSTED,
@@ -32,7 +29,7 @@ from lib.commands.replay import (
 from lib.delivery.deadletter import DEAD_LETTER_ATTRIBUTES, letter_for
 from lib.delivery.publishing import Outgoing, Published, publish_all
 from lib.errors import Reason
-from tests.conftest import ROOT, load_fixture
+from tests.conftest import load_fixture, run_cli, run_module
 
 PUBSUB_DEAD_LETTER = {
     "CloudPubSubDeadLetterSourceDeliveryCount": "5",
@@ -196,15 +193,6 @@ def test_publish_reports_each_failure_and_never_raises():
     assert fake.published[0] == ("projects/p/topics/t", b"ok", {"a": "1"})
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        status = cli.main(list(args), out, err)
-    except SystemExit as exit_:  # argparse's usage errors
-        status = int(exit_.code or 0)
-    return status, out.getvalue(), err.getvalue()
-
-
 SUB, TOPIC = "projects/p/subscriptions/s", "projects/p/topics/t"
 
 
@@ -316,19 +304,6 @@ def topics(emulator) -> Topics:
     )
 
 
-def run_module(*args: str, stdin: str | None = None, host: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lib.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PUBSUB_EMULATOR_HOST": host},
-        check=False,
-        timeout=120,
-    )
-
-
 def received(messages: list[dict[str, Any]]) -> Counter[tuple[bytes, frozenset[tuple[str, str]]]]:
     return Counter((m["data"], frozenset(m["attributes"].items())) for m in messages)
 
@@ -364,7 +339,7 @@ def test_publish_from_a_file(topics, tmp_path, text):
 @pytest.mark.e2e
 def test_publish_reads_json_lines_from_stdin_as_a_subprocess(topics, emulator):
     stdin = "".join(json.dumps(e) + "\n" for e in EVENTS)
-    result = run_module("publish", "--topic", topics.events, "-", stdin=stdin, host=emulator.host)
+    result = run_module("lib.cli", "publish", "--topic", topics.events, "-", stdin=stdin)
     assert result.returncode == 0, result.stderr
     ids = result.stdout.split()
     messages = {m["message_id"]: m for m in topics.drain(topics.events_pull)}
@@ -490,7 +465,7 @@ def test_replay_of_a_missing_subscription_exits_2(emulator):
 def test_dry_run_then_replay_as_subprocesses(topics, emulator):
     originals = park_five(topics)
     args = ("replay", "--subscription", topics.dead_letter_pull, "--topic", topics.events)
-    dry = run_module(*args, "--dry-run", host=emulator.host)
+    dry = run_module("lib.cli", *args, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     rows = {row[0]: row[1:] for row in (line.split() for line in dry.stdout.splitlines())}
     assert rows["reason"] == ["would_replay", "failed", "left", "duplicate"]
@@ -498,7 +473,7 @@ def test_dry_run_then_replay_as_subprocesses(topics, emulator):
     assert topics.emulator.pull(topics.events_pull) == []  # nothing published
     assert len(topics.peek()) == 5  # nothing acknowledged, all released
 
-    real = run_module(*args, host=emulator.host)
+    real = run_module("lib.cli", *args)
     assert real.returncode == 0, real.stderr
     assert real.stdout.splitlines()[-1].split() == ["total", "5", "0", "0", "0"]
     assert received(topics.drain(topics.events_pull)) == originals

@@ -6,7 +6,6 @@ to pin each rule: one count per event, its last final outcome, exports, foreign 
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -16,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from lib.cli import main
 from lib.commands.report import build, format_text, parse, to_json
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 _SEVERITY = {"processed": "INFO", "skipped": "INFO", "rejected": "WARNING", "deferred": "WARNING"}
 
@@ -165,10 +163,8 @@ def export(lines: list[dict[str, Any]], start: float = 1_764_317_200.0) -> str:
     return json.dumps(entries[::-1], indent=2)
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = main(["report", *args], out, err)
-    return status, out.getvalue(), err.getvalue()
+def run_report(*args: str) -> tuple[int, str, str]:
+    return run_cli("report", *args)
 
 
 def test_counts_and_shares_of_a_known_mix_exactly():
@@ -313,7 +309,7 @@ def test_several_files_and_stdin_are_read_together(tmp_path):
 def test_an_input_without_the_functions_lines_says_so_and_exits_1(tmp_path):
     foreign = tmp_path / "other.log"
     foreign.write_text('{"message": "hello"}\nplain text\n')
-    status, out, err = run_cli(str(foreign))
+    status, out, err = run_report(str(foreign))
     assert (status, out) == (1, "")
     assert err == f"report: {foreign} holds none of the function's log lines\n"
 
@@ -322,7 +318,7 @@ def test_a_foreign_input_among_good_ones_is_named_and_the_rest_reported(tmp_path
     good, empty = tmp_path / "good.log", tmp_path / "empty.log"
     good.write_text(lines_text(MIX))
     empty.write_text("")
-    status, out, err = run_cli("--json", str(good), str(empty))
+    status, out, err = run_report("--json", str(good), str(empty))
     assert status == 1
     assert json.loads(out) == MIX_JSON
     assert err == f"report: {empty} holds none of the function's log lines\n"
@@ -330,13 +326,13 @@ def test_a_foreign_input_among_good_ones_is_named_and_the_rest_reported(tmp_path
 
 def test_an_unreadable_file_is_named_and_exits_2(tmp_path):
     missing = tmp_path / "missing.log"
-    assert run_cli(str(missing)) == (2, "", f"report: cannot read {missing}: No such file or directory\n")
+    assert run_report(str(missing)) == (2, "", f"report: cannot read {missing}: No such file or directory\n")
 
 
 def text_report(lines: list[dict[str, Any]], tmp_path: Path) -> str:
     path = tmp_path / "function.log"
     path.write_text(lines_text(lines))
-    status, out, err = run_cli(str(path))
+    status, out, err = run_report(str(path))
     assert (status, err) == (0, "")
     return out
 
@@ -411,7 +407,7 @@ def test_the_weakest_line_when_nothing_was_delivered_yet(tmp_path):
 
 def test_never_prints_what_the_lines_carry_beyond_names_counts_and_reasons(tmp_path):
     out = text_report(MIX, tmp_path)
-    _, as_json, _ = run_cli("--json", str(tmp_path / "function.log"))
+    _, as_json, _ = run_report("--json", str(tmp_path / "function.log"))
     for text in (out, as_json):
         assert "jane" not in text
         assert "c1" not in text.split()  # event ids are not listed either

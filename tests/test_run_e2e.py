@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from dev.harness import emulator_available, free_port, run_function
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, ROOT, run_module
 
 _CREDENTIALS = ("PINTEREST_ACCESS_TOKEN", "PINTEREST_AD_ACCOUNT_ID")
 
@@ -109,14 +109,7 @@ def function_on_its_own(tmp_path) -> Iterator[tuple[str, str]]:
 
 
 def push(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dev.push", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=60,
-    )
+    return run_module("dev.push", *args)
 
 
 def test_dev_push_delivers_a_sample_through_the_function_to_the_standin(function_on_its_own):
