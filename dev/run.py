@@ -28,6 +28,7 @@ from dev.harness import ROOT, Emulator, emulator_available, run_emulator, run_fu
 from dev.pinterest_standin import Record, StandIn
 from dev.push import refreshed
 from lib.commands import report
+from lib.delivery.outcomes import Outcome
 from lib.mapping import derived_event_ids
 from lib.mapping.parameters import USER_DATA, Gated
 
@@ -43,7 +44,7 @@ class _Sample:
 
     label: str
     data: bytes
-    expected: str
+    expected: Outcome
     event: Mapping[str, Any] | None = None  # None: the message cannot be decoded
 
     def key(self, message_id: str) -> tuple[str, ...]:
@@ -60,15 +61,15 @@ def _fixture(name: str, now: float, **changes: Any) -> dict[str, Any]:
 
 def _samples(now: float) -> list[_Sample]:
     events = {
-        "purchase": (_fixture("purchase", now), "processed"),
-        "page_view": (_fixture("page_view", now), "processed"),
-        "page_view, consent denied": (_fixture("page_view", now, **{"x-ga-gcs": "G100"}), "skipped"),
+        "purchase": (_fixture("purchase", now), Outcome.PROCESSED),
+        "page_view": (_fixture("page_view", now), Outcome.PROCESSED),
+        "page_view, consent denied": (_fixture("page_view", now, **{"x-ga-gcs": "G100"}), Outcome.SKIPPED),
     }
     samples = [
         _Sample(label, json.dumps(event).encode(), outcome, event)
         for label, (event, outcome) in events.items()
     ]
-    return [*samples, _Sample("broken message", b"{this is not JSON", "rejected")]
+    return [*samples, _Sample("broken message", b"{this is not JSON", Outcome.REJECTED)]
 
 
 @contextmanager
@@ -188,7 +189,7 @@ def _wait(
         lines = report.parse(log.read_text(errors="replace")) if log.exists() else []
         final = {s.key: s for s in report.settle(s for s in lines if isinstance(s, report.Sighting))}
         settled = all(key in final and final[key].outcome in report.FINAL_OUTCOMES for key in keys)
-        rejected = sum(final[key].outcome == "rejected" for key in keys if key in final)
+        rejected = sum(final[key].outcome is Outcome.REJECTED for key in keys if key in final)
         if (settled and len(parked) >= rejected) or time.monotonic() > deadline:
             return lines, parked
         time.sleep(0.5)
@@ -202,7 +203,7 @@ def _surprises(
     for sample, key in zip(samples, keys, strict=True):
         got = final[key].outcome if key in final else "not logged"
         if got != sample.expected:
-            got = "still pending" if got == "deferred" else got
+            got = "still pending" if got == Outcome.DEFERRED else got
             problems.append(f"{sample.label}: expected {sample.expected}, got {got}")
     return problems
 

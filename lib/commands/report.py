@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from lib.delivery.outcomes import Outcome
 from lib.mapping.events import pinterest_event_name
 from lib.mapping.settings import MappingConfig
 
@@ -49,16 +50,12 @@ __all__ = [
 #: The match keys the report measures; `ip_ua` is client_ip_address and client_user_agent together.
 MATCH_KEYS: Final = ("em", "ph", "external_id", "click_id", "hashed_maids", "ip_ua")
 #: Outcomes that end an event's story; `deferred` means the push comes back.
-FINAL_OUTCOMES: Final = ("processed", "rejected", "skipped")
+FINAL_OUTCOMES: Final = frozenset({Outcome.PROCESSED, Outcome.REJECTED, Outcome.SKIPPED})
 #: Where events without a Pinterest name (undecodable messages, events without a name) are counted.
 NO_NAME: Final = "(none)"
 
-_EVENT_LINES: Final[Mapping[str, str]] = {
-    "event processed": "processed",
-    "event rejected": "rejected",
-    "event skipped": "skipped",
-    "event deferred": "deferred",
-}
+# The function logs each event as `event <outcome>`.
+_EVENT_LINES: Final[Mapping[str, Outcome]] = {f"event {outcome}": outcome for outcome in Outcome}
 _MESSAGE_LINE: Final = "message dead-lettered"
 _REQUEST_LINE: Final = "pinterest request"
 _IP_UA: Final = frozenset({"client_ip_address", "client_user_agent"})
@@ -78,7 +75,7 @@ class Sighting:
     """One log line about one event (or one undecodable message)."""
 
     key: tuple[str, ...]  # what identifies the event across redeliveries
-    outcome: str  # processed, rejected, skipped or deferred
+    outcome: Outcome  # processed, rejected, skipped or deferred
     name: str  # the Pinterest event name, or NO_NAME
     reason: str  # "" when processed
     match_keys: frozenset[str]  # MATCH_KEYS the event carried
@@ -123,7 +120,7 @@ class NameStats:
 
     def add(self, sighting: Sighting) -> None:
         self.events += 1
-        if sighting.outcome == "processed":
+        if sighting.outcome is Outcome.PROCESSED:
             self.processed += 1
             self.with_key.update(sighting.match_keys)
             self.own_event_id += sighting.own_event_id
@@ -224,7 +221,7 @@ def _line(payload: Mapping[str, Any], timestamp: float | None, position: tuple[i
     reason = payload.get("reason")
     reason = reason if isinstance(reason, str) else ""
     if message == _MESSAGE_LINE:
-        key, outcome, name, keys, own = ("message", message_id), "rejected", NO_NAME, frozenset(), False
+        key, outcome, name, keys, own = ("message", message_id), Outcome.REJECTED, NO_NAME, frozenset(), False
     elif isinstance(message, str) and message in _EVENT_LINES:
         key, outcome, name = _key(payload), _EVENT_LINES[message], _name(payload)
         keys, own = _match_keys(payload.get("match_keys")), payload.get("own_event_id") is True
