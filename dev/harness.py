@@ -30,6 +30,7 @@ __all__ = [
     "RunningFunction",
     "emulator_available",
     "free_port",
+    "function_command",
     "run_emulator",
     "run_function",
 ]
@@ -82,11 +83,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def _child(
-    command: list[str], env: Mapping[str, str], log_path: Path | None
+    command: list[str], env: Mapping[str, str], log_path: Path | None, cwd: Path = ROOT
 ) -> Iterator[subprocess.Popen[bytes]]:
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        command, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command, cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         yield process
@@ -201,18 +202,48 @@ class RunningFunction:
 
     def peak_memory_kib(self) -> int:
         """Peak resident memory (VmHWM) of the function's process and its workers, in KiB."""
-        total = 0
-        for pid in [self.pid, *_children(self.pid)]:
-            status = Path(f"/proc/{pid}/status")
-            lines = status.read_text().splitlines() if status.exists() else []
-            total += sum(int(line.split()[1]) for line in lines if line.startswith("VmHWM:"))
-        return total
+        return sum(_status_kib(pid, "VmHWM") for pid in self.pids())
+
+    def worker_memory_kib(self) -> int:
+        """Resident memory (VmRSS) now of the processes that serve requests (gunicorn's workers), in KiB."""
+        return sum(_status_kib(pid, "VmRSS") for pid in _children(self.pid) or [self.pid])
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the function's process and its workers have used so far."""
+        return sum(_cpu_ticks(pid) for pid in self.pids()) / os.sysconf("SC_CLK_TCK")
+
+    def pids(self) -> list[int]:
+        """The function's process and its workers."""
+        return [self.pid, *_children(self.pid)]
+
+
+def _status_kib(pid: int, key: str) -> int:
+    status = Path(f"/proc/{pid}/status")
+    lines = status.read_text().splitlines() if status.exists() else []
+    return sum(int(line.split()[1]) for line in lines if line.startswith(f"{key}:"))
+
+
+def _cpu_ticks(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        return 0
+    fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
 
 
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     direct = [int(child) for child in path.read_text().split()] if path.exists() else []
     return [grandchild for child in direct for grandchild in (child, *_children(child))]
+
+
+def function_command(source: Path, port: int) -> list[str]:
+    """The command that serves `handle_pubsub` from `source` on 127.0.0.1:`port`, as the platform does."""
+    return [
+        sys.executable, "-m", "functions_framework",
+        "--target", "handle_pubsub", "--source", str(source),
+        "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
 
 
 @contextmanager
@@ -222,21 +253,19 @@ def run_function(
     threads: int | None = None,
     source: Path = ROOT / "main.py",
     port: int | None = None,
+    *,
+    root: Path = ROOT,
 ) -> Iterator[RunningFunction]:
     """Serve `handle_pubsub` from `source` (the product's main.py) with functions-framework.
 
-    `port` (default: a free one) lets a caller point a push subscription at it before it starts.
+    `port` (default: a free one) lets a caller point a push subscription at it before it starts;
+    `root` is the checkout whose `lib` it imports (another one lets a benchmark compare versions).
     """
     port = port or free_port()
-    command = [
-        sys.executable, "-m", "functions_framework",
-        "--target", "handle_pubsub", "--source", str(source),
-        "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
     child_env = {**os.environ, **env}
     if threads is not None:
         child_env["THREADS"] = str(threads)
-    with _child(command, child_env, log_path) as process:
+    with _child(function_command(source, port), child_env, log_path, cwd=root) as process:
         url = f"http://127.0.0.1:{port}"
         _wait_until(
             lambda: requests.get(url, timeout=2).status_code in {400, 404, 405}, "the function", process

@@ -53,6 +53,7 @@ _ECHOES: Final = re.compile(
 )
 _TRACE_FIELD: Final = "logging.googleapis.com/trace"
 _trace: ContextVar[str | None] = ContextVar("trace", default=None)
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), default=str)  # built once, not per line
 _lock = threading.Lock()
 _state: dict[str, Any] = {"enabled": True, "stream": None}
 
@@ -78,7 +79,7 @@ def log(severity: str, message: str, **fields: Any) -> None:
     trace = _trace.get()
     if trace:
         entry[_TRACE_FIELD] = trace
-    line = json.dumps(entry, separators=(",", ":"), default=str) + "\n"
+    line = _ENCODER.encode(entry) + "\n"
     stream = _state["stream"] or sys.stdout
     try:
         descriptor = stream.fileno()

@@ -174,6 +174,25 @@ class TestBatcher:
         assert 0.25 < time.monotonic() - started < 2.0
         assert len(requests) == 1
 
+    def test_with_no_window_every_push_sends_alone(self):
+        send, requests = sender()
+
+        class SlowToLead(Batcher):
+            """A leader held up between taking its batch and sending it, as a busy instance does."""
+
+            def _lead(self, batch: Any) -> None:
+                time.sleep(0.05)
+                super()._lead(batch)
+
+        batcher = SlowToLead(send, window=0, max_events=1000)
+
+        def push(n: int) -> None:
+            with batcher.push() as pushing:
+                pushing.deliver([event(n)])
+
+        concurrently(5, push)
+        assert sorted(len(request) for request in requests) == [1] * 5
+
     def test_a_push_delivers_once(self):
         batcher = Batcher(sender()[0], window=0, max_events=1000)
         with batcher.push() as pushing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
 import time
 from typing import Any
 
@@ -188,11 +189,9 @@ def client(monkeypatch, request):
     for key, value in {**base, **env}.items():
         monkeypatch.setenv(key, value)
     app = create_app("handle_pubsub", str(ROOT / "main.py"), "cloudevent")
-    import main
+    import main  # the module create_app just executed: a fresh instance, with no forwarder yet
 
-    main._build.cache_clear()
     yield app.test_client(), main
-    main._build.cache_clear()
     logs.set_trace(None, None)  # requests ran in this thread
 
 
@@ -217,7 +216,7 @@ def test_a_configuration_error_is_a_503_naming_the_variable(client, capsys):
 def test_a_transient_failure_is_a_503_without_traceback(client, capsys, monkeypatch):
     test_client, main = client
     send, _ = sender(lambda event: EventResult(Outcome.DEFERRED, "http_503"))
-    monkeypatch.setattr(main, "_instance", lambda: forwarder(send))
+    monkeypatch.setattr(main._instance, "forwarder", forwarder(send))
     response = test_client.post("/", json=push_body(GOOD))
     assert response.status_code == 503
     captured = capsys.readouterr()
@@ -228,7 +227,7 @@ def test_a_transient_failure_is_a_503_without_traceback(client, capsys, monkeypa
 def test_a_processed_push_is_acknowledged(client, monkeypatch):
     test_client, main = client
     send, requests = sender()
-    monkeypatch.setattr(main, "_instance", lambda: forwarder(send))
+    monkeypatch.setattr(main._instance, "forwarder", forwarder(send))
     assert test_client.post("/", json=push_body([GOOD, GOOD], message_id="77")).status_code == 200
     assert [e["event_id"] for e in requests[0]] == derived_event_ids([GOOD, GOOD])
 
@@ -236,7 +235,7 @@ def test_a_processed_push_is_acknowledged(client, monkeypatch):
 def test_an_eventarc_cloud_event_is_handled_too(client, monkeypatch, capsys):
     test_client, main = client
     send, requests = sender()
-    monkeypatch.setattr(main, "_instance", lambda: forwarder(send))
+    monkeypatch.setattr(main._instance, "forwarder", forwarder(send))
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "acme")
     headers = {
         "ce-id": "ce-9",
@@ -250,3 +249,32 @@ def test_an_eventarc_cloud_event_is_handled_too(client, monkeypatch, capsys):
     assert [e["event_id"] for e in requests[0]] == derived_event_ids([GOOD])
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert line["logging.googleapis.com/trace"] == "projects/acme/traces/0123456789abcdef0123456789abcdef"
+
+
+def test_a_push_counts_as_joinable_from_the_start_of_its_request(client, monkeypatch):
+    """A push still being read holds a leader's batch open: both pushes share one request."""
+    test_client, main = client
+    send, requests = sender()
+    batcher = Batcher(send, window=5.0, max_events=1000)
+    instance = Forwarder(MappingConfig(), batcher, DeadLetter(TOPIC, FakePublisher()))
+    monkeypatch.setattr(main._instance, "forwarder", instance)
+    decode = main.message_from_cloud_event
+    slow_started = threading.Event()
+
+    def slowly_read(cloud_event: Any) -> Any:
+        message = decode(cloud_event)
+        if message.message_id == "slow":
+            slow_started.set()
+            time.sleep(0.3)  # still being read when the other push leads
+        return message
+
+    monkeypatch.setattr(main, "message_from_cloud_event", slowly_read)
+    slow = threading.Thread(target=lambda: test_client.post("/", json=push_body(GOOD, message_id="slow")))
+    slow.start()
+    assert slow_started.wait(5)
+    started = time.monotonic()
+    assert test_client.post("/", json=push_body({**GOOD, "value": 6}, message_id="fast")).status_code == 200
+    slow.join()
+    assert len(requests) == 1
+    assert sorted(e["custom_data"]["value"] for e in requests[0]) == ["5", "6"]
+    assert time.monotonic() - started < 4.0  # it waited for the slow push, not the whole window

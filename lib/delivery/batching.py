@@ -1,12 +1,14 @@
 """Micro-batching: the events of concurrent pushes share Pinterest requests.
 
-Each push enters `Batcher.push()` and hands its events to `deliver()` once. The first push to
-find no open batch leads one: it waits while some push in flight can still join (it has not
+Each push enters `Batcher.push()` (the entry point does so as its request begins, so a push
+counts from the moment the function sees it) and hands its events to `deliver()` once. The first
+push to find no open batch leads one: it waits while some push in flight can still join (it has not
 delivered yet), until the batch is full or the window has passed, then sends the batch and hands
 each push its own events' results. Pushes already waiting on another batch cannot join, so they
 never hold a batch back: a lone push never waits, and batching adds latency only where it saves
-calls. A batch belongs to the request thread that leads it, so a graceful shutdown, which lets
-in-flight requests finish, sends whatever is pending.
+calls. With no window (`BATCH_WINDOW_MS=0`) every push sends alone. A batch belongs to the
+request thread that leads it, so a graceful shutdown, which lets in-flight requests finish,
+sends whatever is pending.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ class Batcher:
         if leads:
             if batch is not None:
                 self._changed.notify_all()  # its leader sends now: this push starts the next batch
-            batch = self._open = _Batch()
+            batch = _Batch()
+            self._open = batch if self._window > 0 else None  # with no window, batching is off
         assert batch is not None
         offset = len(batch.events)
         batch.events.extend(events)

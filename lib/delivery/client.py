@@ -10,6 +10,7 @@ fault costs only that event, whichever pushes shared the request.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -137,7 +138,7 @@ class PinterestClient:
         self._config = config
         self._retry = retry
         self._owns_session = session is None
-        self._session = session or requests.Session()
+        self._session = session or _session_for(config.api_base_url)
         self._session.headers["Authorization"] = f"Bearer {config.access_token}"
         # One pooled connection per concurrent request: without batching every push is one.
         adapter = _PerCallRetryAdapter(max_retries=self._new_retry(), pool_maxsize=_POOL_SIZE)
@@ -227,6 +228,19 @@ class PinterestClient:
             test_mode=self._config.test_mode,
         )
         return answer
+
+
+def _session_for(url: str) -> requests.Session:
+    """A session that reads the proxy and CA-bundle variables once, not on every request.
+
+    With `trust_env`, requests reads them (and ~/.netrc, whose entry would replace the bearer
+    token) again for each call; here they are read as it would read them, at start-up only.
+    """
+    session = requests.Session()
+    session.proxies = requests.utils.get_environ_proxies(url)  # NO_PROXY honoured
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.trust_env = False
+    return session
 
 
 def _chunks(events: Sequence[Mapping[str, Any]], size: int) -> Iterator[Sequence[Mapping[str, Any]]]:

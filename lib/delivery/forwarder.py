@@ -65,10 +65,17 @@ class Forwarder:
     batcher: Batcher
     dead_letter: DeadLetter
 
-    def process(self, message: Message, now: float | None = None) -> Outcomes:
-        """Handle one message; raises TransientError when it must be redelivered."""
-        with self.batcher.push() as push:
-            return self._process(message, push, time.time() if now is None else now)
+    def process(self, message: Message, now: float | None = None, push: Push | None = None) -> Outcomes:
+        """Handle one message; raises TransientError when it must be redelivered.
+
+        `push` is the message's place in the batcher when the caller took it as the request began
+        (main.py does); without one, the message takes its place now.
+        """
+        now = time.time() if now is None else now
+        if push is not None:
+            return self._process(message, push, now)
+        with self.batcher.push() as own:
+            return self._process(message, own, now)
 
     def _process(self, message: Message, push: Push, now: float) -> Outcomes:
         try:
