@@ -1,12 +1,13 @@
 """Cold start: process start -> first push answered, our function vs a function that does nothing.
 
-    python -m benchmarks.coldstart [--starts 7] [--threads 80]
+    python -m benchmarks.coldstart [--starts 7] [--threads 80] [--baseline DIR]
 
 Starts functions-framework afresh each time (alternating ours and the do-nothing function), sends
 one single-event push the moment its port accepts a connection (Cloud Run holds the first request
 until the port opens, then sends it) and stops the clock when the answer arrives. Ours delivers
 that push to a Pinterest stand-in that answers at once. Prints the median (and range) of the
 starts, for the first push answered and for the port opening, and ours minus the floor.
+`--baseline DIR` starts the function of another checkout too, in the same alternation.
 
 Bytecode is compiled first, as the deployed function's build does (its buildpack runs
 `compileall`): each function starts once unmeasured with a private bytecode cache, which the
@@ -62,12 +63,12 @@ def _connect(port: int, process: subprocess.Popen[bytes]) -> HTTPConnection:
     raise RuntimeError(f"the function did not listen within {_GIVE_UP_SECONDS:.0f} s")
 
 
-def _start_once(source: Path, env: Mapping[str, str], body: bytes) -> Start:
+def _start_once(source: Path, root: Path, env: Mapping[str, str], body: bytes) -> Start:
     port = free_port()
     started = time.perf_counter()
     process = subprocess.Popen(
         function_command(source, port),
-        cwd=ROOT,
+        cwd=root,
         env=dict(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -109,17 +110,21 @@ def main() -> int:
     )
     parser.add_argument("--starts", type=int, default=7, help="measured starts of each function")
     parser.add_argument("--threads", type=int, default=80, help="THREADS of functions-framework, as deployed")
+    parser.add_argument("--baseline", help="another checkout whose function is started in the same rounds")
     args = parser.parse_args()
-    functions = {"do-nothing function": NOOP_SOURCE, "ours": ROOT / "main.py"}
+    functions = {"do-nothing function": (NOOP_SOURCE, ROOT), "ours": (ROOT / "main.py", ROOT)}
+    if args.baseline:
+        baseline = Path(args.baseline).resolve()
+        functions["baseline"] = (baseline / "main.py", baseline)
     body = push_bodies(1)[0]
     starts: dict[str, list[Start]] = {name: [] for name in functions}
     with standin(0) as base_url, tempfile.TemporaryDirectory() as cache:
         env = _environment(base_url, cache, args.threads)
-        for source in functions.values():
-            _start_once(source, env, body)  # fills the bytecode cache
+        for source, root in functions.values():
+            _start_once(source, root, env, body)  # fills the bytecode cache
         for _ in range(args.starts):
-            for name, source in functions.items():
-                starts[name].append(_start_once(source, env, body))
+            for name, (source, root) in functions.items():
+                starts[name].append(_start_once(source, root, env, body))
     print(f"process start -> first push answered, median (range) of {args.starts} starts")
     for name, runs in starts.items():
         failed = sum(run.status != 200 for run in runs)
@@ -128,8 +133,9 @@ def main() -> int:
             f"  {name:20} answered {answered}   port open {port_open}"
             + (f"   {failed} answered non-200" if failed else "")
         )
-    floor, ours = (statistics.median(r.answered for r in starts[name]) for name in functions)
-    print(f"  ours - floor: {(ours - floor) * 1000:+.0f} ms")
+    floor, *others = (statistics.median(r.answered for r in runs) for runs in starts.values())
+    for name, answered in zip(list(starts)[1:], others, strict=True):
+        print(f"  {name} - floor: {(answered - floor) * 1000:+.0f} ms")
     return 0 if all(run.status == 200 for runs in starts.values() for run in runs) else 1
 
 

@@ -267,6 +267,8 @@ prepare_secret() {
 }
 
 # Settings set here (the same Terraform sets); an --env-file may add the mapping settings but not these.
+# THREADS follows --concurrency, as in Terraform: every push the platform sends has a server thread
+# at once, so the batcher sees it (terraform/function.tf says why).
 write_environment() {
   local env="$WORK/env.yaml" managed="PINTEREST_AD_ACCOUNT_ID|PINTEREST_TEST_MODE|DEAD_LETTER_TOPIC|THREADS|GOOGLE_CLOUD_PROJECT|PINTEREST_ACCESS_TOKEN"
   if [[ -n "$ENV_FILE" ]] && grep -Eq "^[[:space:]]*($managed)[[:space:]]*:" "$ENV_FILE"; then

@@ -214,8 +214,10 @@ resource "google_cloudfunctions2_function" "forwarder" {
       DELIVERY_DEADLINE_SECONDS         = tostring(var.delivery_deadline_seconds)
       BATCH_WINDOW_MS                   = tostring(var.batch_window_ms)
       BATCH_MAX_EVENTS                  = tostring(var.batch_max_events)
-      # functions-framework's gunicorn serves THREADS requests at once (default: 4 per CPU);
-      # match the platform's concurrency so concurrent pushes can share Pinterest requests.
+      # functions-framework's gunicorn serves THREADS requests at once (default: 4 per CPU).
+      # As many as the platform sends: each push has a thread the moment it arrives, so the
+      # batcher sees it and all pushes in flight can share Pinterest requests. Fewer would queue
+      # pushes unseen inside gunicorn and cap a batch at THREADS pushes; more would never be used.
       THREADS = tostring(var.max_instance_request_concurrency)
       # Lets log lines name their trace (projects/P/traces/T) for Cloud Logging.
       GOOGLE_CLOUD_PROJECT = var.project_id
