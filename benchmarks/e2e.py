@@ -223,7 +223,7 @@ def _print(rounds: Rounds, args: argparse.Namespace) -> None:
     )
     floor_cpu = min(run.cpu_ms_per_push for run in rounds.heavy[FLOOR])
     columns = ("events/s", "calls/1000 ev", "p50 ms", "p99 ms", "CPU ms/push", "x floor", "worker MiB")
-    print(f"{'':26}" + "".join(f"{c:>20}" for c in columns))
+    print(f"{'':26}" + "".join(f"{c:>22}" for c in columns))
     for name, runs in rounds.heavy.items():
         cpu = min(run.cpu_ms_per_push for run in runs)
         calls = _span([r.calls_per_1000 for r in runs]) if name != FLOOR else "-"
@@ -236,7 +236,7 @@ def _print(rounds: Rounds, args: argparse.Namespace) -> None:
             f"{cpu / floor_cpu:.2f}",
             _span([r.worker_mib for r in runs]),
         )
-        print(f"{name:26}" + "".join(f"{c:>20}" for c in cells))
+        print(f"{name:26}" + "".join(f"{c:>22}" for c in cells))
     print(f"light load: {args.light_pushes} pushes at concurrency {args.light_concurrency}")
     for prefix in sorted({name.removesuffix(OFF).removesuffix(ON) for name in rounds.light}):
         off, on = rounds.light[prefix + OFF], rounds.light[prefix + ON]
